@@ -1,0 +1,29 @@
+# DiffusionLab — two commands: `make run` and `make test`.
+SWIFT      ?= swift
+# Debian packages the project needs at build or test time.
+APT_PACKAGES := libopenblas-dev
+BIN        := .build/release/diffusion
+
+.PHONY: run test bench build setup clean
+
+## setup: install missing Debian packages (as root), or print the exact command to run.
+setup:
+	@scripts/setup.sh $(APT_PACKAGES)
+
+build: setup
+	$(SWIFT) build -c release --product diffusion
+
+## run: set up, build, and run the main job on built-in data.
+run: build
+	$(BIN) demo
+
+## test: the full test suite (what CI runs).
+test: setup
+	$(SWIFT) test
+
+## bench: benchmarks, side by side with PyTorch when it is installed. Timings never go in tests.
+bench: build
+	$(BIN) bench
+
+clean:
+	rm -rf .build out

@@ -1,0 +1,30 @@
+// swift-tools-version: 6.1
+// DiffusionLab — a Swift textbook-and-laboratory for diffusion models.
+// Targets are layered: CKernels → DiffusionEngine → (layers, diffusion, models, data, plot, book, labs) → CLI.
+import PackageDescription
+
+/// C kernels are always optimised, even in debug builds, so that tests run hot loops at full speed.
+/// The engine is compiled with optimisation in every configuration: its per-op bookkeeping is hot too.
+let engineFlags: [SwiftSetting] = [.unsafeFlags(["-O"])]
+let kernelFlags: [CSetting] = [.unsafeFlags(["-O3", "-fno-math-errno", "-ffp-contract=fast"])]
+
+let package = Package(
+    name: "DiffusionLab",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "DiffusionLab", targets: ["DiffusionEngine"]),
+        .executable(name: "diffusion", targets: ["DiffusionCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .target(name: "CKernels", cSettings: kernelFlags, linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux])), .linkedLibrary("m")]),
+        .target(name: "DiffusionEngine", dependencies: ["CKernels"], swiftSettings: engineFlags),
+        .executableTarget(
+            name: "DiffusionCLI",
+            dependencies: ["DiffusionEngine", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .testTarget(name: "DiffusionEngineTests", dependencies: ["DiffusionEngine"]),
+    ]
+)

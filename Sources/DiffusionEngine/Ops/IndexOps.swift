@@ -1,0 +1,3 @@
+extension Op {
+    static let indexOps: [Op] = []
+}

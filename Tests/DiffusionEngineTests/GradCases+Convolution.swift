@@ -1,0 +1,5 @@
+@testable import DiffusionEngine
+
+extension GradCases {
+    static let convolution: [GradCase] = []
+}
