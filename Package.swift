@@ -12,7 +12,7 @@ let package = Package(
     name: "DiffusionLab",
     platforms: [.macOS(.v15)],
     products: [
-        .library(name: "DiffusionLab", targets: ["DiffusionEngine"]),
+        .library(name: "DiffusionLab", targets: ["DiffusionEngine", "DiffusionLayers", "Diffusion"]),
         .executable(name: "diffusion", targets: ["DiffusionCLI"]),
     ],
     dependencies: [
@@ -21,10 +21,14 @@ let package = Package(
     targets: [
         .target(name: "CKernels", cSettings: kernelFlags, linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux])), .linkedLibrary("m")]),
         .target(name: "DiffusionEngine", dependencies: ["CKernels"], swiftSettings: engineFlags),
+        .target(name: "DiffusionLayers", dependencies: ["DiffusionEngine"], swiftSettings: engineFlags),
+        .target(name: "Diffusion", dependencies: ["DiffusionEngine", "DiffusionLayers"], swiftSettings: engineFlags),
         .executableTarget(
             name: "DiffusionCLI",
-            dependencies: ["DiffusionEngine", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["DiffusionEngine", "DiffusionLayers", "Diffusion", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "DiffusionEngineTests", dependencies: ["DiffusionEngine"]),
+        .testTarget(name: "DiffusionLayersTests", dependencies: ["DiffusionLayers"]),
+        .testTarget(name: "DiffusionTests", dependencies: ["Diffusion"]),
     ]
 )

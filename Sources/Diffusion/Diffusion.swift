@@ -1,0 +1,2 @@
+@_exported import DiffusionEngine
+@_exported import DiffusionLayers
