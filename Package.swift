@@ -25,7 +25,7 @@ let package = Package(
         .target(name: "Diffusion", dependencies: ["DiffusionEngine", "DiffusionLayers"], swiftSettings: engineFlags),
         .executableTarget(
             name: "DiffusionCLI",
-            dependencies: ["DiffusionEngine", "DiffusionLayers", "Diffusion", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["CKernels", "DiffusionEngine", "DiffusionLayers", "Diffusion", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "DiffusionEngineTests", dependencies: ["DiffusionEngine"]),
         .testTarget(name: "DiffusionLayersTests", dependencies: ["DiffusionLayers"]),

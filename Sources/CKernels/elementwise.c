@@ -8,7 +8,7 @@
 #endif
 
 // exp with a degree-6 polynomial after range reduction; vectorises, relative error ≈ 2 ulp.
-static inline float pow2i(int32_t n) {
+static inline __attribute__((always_inline)) float pow2i(int32_t n) {
     int32_t bits = (n + 127) << 23;
     float f;
     memcpy(&f, &bits, 4);
@@ -17,9 +17,9 @@ static inline float pow2i(int32_t n) {
 
 // exp with a degree-6 polynomial after range reduction; vectorises, relative error ≈ 2 ulp.
 // 2^n is applied in two halves so the extremes (overflow edge, subnormal results) stay exact.
-static inline float fast_expf(float x) {
+static inline __attribute__((always_inline)) float fast_expf(float x) {
     float xc = x > 88.72f ? 88.72f : (x < -103.9f ? -103.9f : x);
-    float n = __builtin_roundf(xc * 1.44269504f);
+    float n = (xc * 1.44269504f + 12582912.0f) - 12582912.0f;  // round to nearest without a libm call
     float r = xc - n * 0.693145751953125f - n * 1.428606765330187e-06f;
     float p = 1.0f + r * (1.0f + r * (0.5f + r * (0.16666667f + r * (0.041666668f + r * (0.008333334f + r * 0.0013888889f)))));
     int32_t ni = (int32_t)n, n1 = ni / 2, n2 = ni - n1;
@@ -28,7 +28,7 @@ static inline float fast_expf(float x) {
     y = x < -103.9f ? 0.0f : y;
     return x != x ? x : y;
 }
-static inline float sigmoidf(float x) { return 1.0f / (1.0f + fast_expf(-x)); }
+static inline __attribute__((always_inline)) float sigmoidf(float x) { return 1.0f / (1.0f + fast_expf(-x)); }
 
 #define BIN_LOOP(EXPR)                                                                              \
     if (ia == 1 && ib == 1) { for (long i = 0; i < n; i++) { float x = a[i], y = b[i]; o[i] = (EXPR); } } \
@@ -36,7 +36,7 @@ static inline float sigmoidf(float x) { return 1.0f / (1.0f + fast_expf(-x)); }
     else if (ia == 0 && ib == 1) { float x = a[0]; for (long i = 0; i < n; i++) { float y = b[i]; o[i] = (EXPR); } } \
     else { for (long i = 0; i < n; i++) { float x = a[i * ia], y = b[i * ib]; o[i] = (EXPR); } }
 
-static void binary_row(int op, long n, const float *restrict a, long ia, const float *restrict b, long ib, float *restrict o) {
+static inline __attribute__((always_inline)) void binary_row(int op, long n, const float *restrict a, long ia, const float *restrict b, long ib, float *restrict o) {
     switch (op) {
     case DL_ADD: BIN_LOOP(x + y) break;
     case DL_SUB: BIN_LOOP(x - y) break;
@@ -54,7 +54,7 @@ static void binary_row(int op, long n, const float *restrict a, long ia, const f
     }
 }
 
-void dl_binary(int op, int ndim, const long *shape, const float *a, const long *sa,
+DL_MULTIVERSION void dl_binary(int op, int ndim, const long *shape, const float *a, const long *sa,
                const float *b, const long *sb, float *out) {
     if (ndim == 0) { binary_row(op, 1, a, 1, b, 1, out); return; }
     long inner = shape[ndim - 1], ia = sa[ndim - 1], ib = sb[ndim - 1];
@@ -75,7 +75,7 @@ void dl_binary(int op, int ndim, const long *shape, const float *a, const long *
 
 #define UN_LOOP(EXPR) for (long i = 0; i < n; i++) { float v = x[i]; y[i] = (EXPR); } break;
 
-void dl_unary(int op, long n, const float *restrict x, float *restrict y, float p1, float p2) {
+DL_MULTIVERSION void dl_unary(int op, long n, const float *restrict x, float *restrict y, float p1, float p2) {
     switch (op) {
     case DL_NEG: UN_LOOP(-v)
     case DL_EXP: UN_LOOP(fast_expf(v))
@@ -108,7 +108,7 @@ void dl_unary(int op, long n, const float *restrict x, float *restrict y, float 
 
 #define GR_LOOP(EXPR) for (long i = 0; i < n; i++) { float v = x ? x[i] : 0.0f; float w = y ? y[i] : 0.0f; float g = gy[i]; (void)v; (void)w; gx[i] = (EXPR); } break;
 
-void dl_unary_backward(int op, long n, const float *restrict x, const float *restrict y, const float *restrict gy,
+DL_MULTIVERSION void dl_unary_backward(int op, long n, const float *restrict x, const float *restrict y, const float *restrict gy,
                        float *restrict gx, float p1, float p2) {
     switch (op) {
     case DL_NEG: GR_LOOP(-g)
@@ -137,7 +137,7 @@ void dl_unary_backward(int op, long n, const float *restrict x, const float *res
     }
 }
 
-void dl_where(long n, const float *restrict cond, const float *restrict a, const float *restrict b, float *restrict out) {
+DL_MULTIVERSION void dl_where(long n, const float *restrict cond, const float *restrict a, const float *restrict b, float *restrict out) {
     for (long i = 0; i < n; i++) out[i] = cond[i] != 0.0f ? a[i] : b[i];
 }
 
@@ -181,7 +181,7 @@ void dl_add_into_strided(int ndim, const long *shape, const float *src, float *d
 }
 
 void dl_fill(long n, float *restrict dst, float value) { for (long i = 0; i < n; i++) dst[i] = value; }
-void dl_axpy(long n, float alpha, const float *restrict x, float *restrict y) { for (long i = 0; i < n; i++) y[i] += alpha * x[i]; }
+DL_MULTIVERSION void dl_axpy(long n, float alpha, const float *restrict x, float *restrict y) { for (long i = 0; i < n; i++) y[i] += alpha * x[i]; }
 
 void dl_tune_allocator(void) {
 #ifdef __GLIBC__

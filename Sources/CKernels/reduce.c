@@ -3,7 +3,7 @@
 #include <math.h>
 #include <string.h>
 
-double dl_sum_all(long n, const float *restrict x) {
+DL_MULTIVERSION double dl_sum_all(long n, const float *restrict x) {
     double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
     long i = 0;
     for (; i + 4 <= n; i += 4) { s0 += x[i]; s1 += x[i + 1]; s2 += x[i + 2]; s3 += x[i + 3]; }
@@ -11,7 +11,7 @@ double dl_sum_all(long n, const float *restrict x) {
     return (s0 + s1) + (s2 + s3);
 }
 
-void dl_reduce(int op, long outer, long n, long inner, const float *restrict x, float *restrict y) {
+DL_MULTIVERSION void dl_reduce(int op, long outer, long n, long inner, const float *restrict x, float *restrict y) {
     for (long o = 0; o < outer; o++) {
         const float *xo = x + o * n * inner;
         float *restrict yo = y + o * inner;
@@ -55,7 +55,7 @@ void dl_argreduce(int want_min, long outer, long n, long inner, const float *x, 
         }
 }
 
-void dl_softmax(int log, long outer, long n, long inner, const float *x, float *y) {
+DL_MULTIVERSION void dl_softmax(int log, long outer, long n, long inner, const float *x, float *y) {
     for (long o = 0; o < outer; o++)
         for (long j = 0; j < inner; j++) {
             const float *p = x + o * n * inner + j;

@@ -1,8 +1,113 @@
 import ArgumentParser
+import CKernels
 import DiffusionEngine
 import Foundation
 
+/// `diffusion bench …`: measured side by side in one run; timings never go in tests.
 struct Bench: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Benchmarks (GEMM, element-wise). Timings are never part of the tests.")
-    func run() throws { print("benchmarks: see `make bench`") }
+    static let configuration = CommandConfiguration(
+        abstract: "Benchmarks: engine kernels against raw BLAS and the machine's peak.",
+        subcommands: [EngineBench.self],
+        defaultSubcommand: EngineBench.self
+    )
+}
+
+struct EngineBench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "engine", abstract: "GEMM GFLOP/s through our API vs raw BLAS; element-wise GB/s.")
+
+    @Option(help: "Repetitions per measurement (the median is reported).") var repeats: Int = 7
+    @Flag(help: "Write the results as JSON to standard output.") var json = false
+    @OptionGroup var compute: ComputeOptions
+
+    func validate() throws {
+        guard (1...1000).contains(repeats) else { throw ValidationError("--repeats must be in 1…1000, got \(repeats)") }
+    }
+
+    func run() throws {
+        compute.apply()
+        var report = BenchReport(blas: Engine.blasName, threads: Engine.threads)
+        let peak = (0..<5).map { _ in dl_peak_fma_gflops(20_000_000) }.sorted()[2] * Double(Engine.threads)
+        report.peakGFLOPs = peak
+        if !json {
+            print("BLAS: \(Engine.blasName); threads: \(Engine.threads)")
+            print(String(format: "Measured FMA peak (AVX2 register loop, %d thread%@): %.1f GFLOP/s", Engine.threads, Engine.threads == 1 ? "" : "s", peak))
+            print("\nGEMM (square n×n·n×n), median of \(repeats):")
+            print("     n   raw BLAS GFLOP/s   Tensor.matmul GFLOP/s   ratio (median of pairs)   % of peak")
+        }
+        var rng = RandomGenerator(seed: 1)
+        for n in [64, 128, 256, 512, 1024] {
+            let a = rng.normal([n, n]), b = rng.normal([n, n])
+            let c = Tensor.zeros([n, n])
+            let flops = 2.0 * Double(n * n * n)
+            let inner = max(1, Int(2e8 / flops))
+            // Raw and API runs alternate so machine noise hits both alike; the ratio is the median of pairs.
+            var raws: [Double] = [], apis: [Double] = [], ratios: [Double] = []
+            _ = a.matmul(b)
+            for _ in 0..<repeats {
+                let r = time {
+                    a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in c.withUnsafeBufferPointer { pc in
+                        let out = UnsafeMutablePointer(mutating: pc.baseAddress!)
+                        for _ in 0..<inner { dl_sgemm(0, 0, n, n, n, 1, pa.baseAddress, n, pb.baseAddress, n, 0, out, n) }
+                    } } }
+                } / Double(inner)
+                let p = time { for _ in 0..<inner { _ = a.matmul(b) } } / Double(inner)
+                raws.append(r); apis.append(p); ratios.append(r / p)
+            }
+            let raw = raws.sorted()[repeats / 2], api = apis.sorted()[repeats / 2], ratio = ratios.sorted()[repeats / 2]
+            let row = GEMMRow(n: n, rawGFLOPs: flops / raw / 1e9, apiGFLOPs: flops / api / 1e9, ratio: ratio)
+            report.gemm.append(row)
+            if !json {
+                print(String(format: "%6d   %16.1f   %21.1f   %23.2f   %8.0f%%", n, row.rawGFLOPs, row.apiGFLOPs, row.ratio, 100 * row.apiGFLOPs / peak))
+            }
+        }
+        if !json { print("\nElement-wise (result allocated by the op, as in real use), median of \(repeats):") }
+        for n in [16_384, 65_536, 1 << 20] {
+            let x = rng.normal([n]), y = rng.normal([n])
+            let inner = max(1, Int(5e7 / Double(n)))
+            let add = median(repeats) { for _ in 0..<inner { _ = x + y } } / Double(inner)
+            let mul = median(repeats) { for _ in 0..<inner { _ = x * 1.5 } } / Double(inner)
+            let silu = median(repeats) { for _ in 0..<inner { _ = x.silu() } } / Double(inner)
+            let row = ElementwiseRow(count: n, addGBs: 12.0 * Double(n) / add / 1e9, scaleGBs: 8.0 * Double(n) / mul / 1e9, siluGBs: 8.0 * Double(n) / silu / 1e9)
+            report.elementwise.append(row)
+            if !json {
+                print(String(format: "%9d floats (%@)   a+b %6.1f GB/s   a*s %6.1f GB/s   silu %6.1f GB/s", n, n * 12 <= 1 << 20 ? "in cache" : "beyond L2", row.addGBs, row.scaleGBs, row.siluGBs))
+            }
+        }
+        if json {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try enc.encode(report), as: UTF8.self))
+        } else {
+            print("\nBytes counted: a+b reads 2 and writes 1 float per element; a*s and silu read 1 and write 1.")
+        }
+    }
+}
+
+struct GEMMRow: Codable { let n: Int; let rawGFLOPs: Double; let apiGFLOPs: Double; let ratio: Double }
+struct ElementwiseRow: Codable { let count: Int; let addGBs: Double; let scaleGBs: Double; let siluGBs: Double }
+struct BenchReport: Codable {
+    let blas: String
+    let threads: Int
+    var peakGFLOPs = 0.0
+    var gemm: [GEMMRow] = []
+    var elementwise: [ElementwiseRow] = []
+}
+
+/// Wall time of one run of `body`, in seconds.
+func time(_ body: () -> Void) -> Double {
+    let t0 = dl_now()
+    body()
+    return dl_now() - t0
+}
+
+/// Median wall time in seconds of `repeats` runs of `body` (after one warm-up run).
+func median(_ repeats: Int, _ body: () -> Void) -> Double {
+    body()
+    var times: [Double] = []
+    for _ in 0..<repeats {
+        let t0 = dl_now()
+        body()
+        times.append(dl_now() - t0)
+    }
+    return times.sorted()[times.count / 2]
 }

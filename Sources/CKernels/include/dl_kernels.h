@@ -2,6 +2,13 @@
 #define DL_KERNELS_H
 #include <stdint.h>
 
+/// Hot kernels are compiled twice on x86-64 Linux (AVX2+FMA and baseline) and picked at load time.
+#if defined(__x86_64__) && defined(__linux__) && defined(__clang__)
+#define DL_MULTIVERSION __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define DL_MULTIVERSION
+#endif
+
 // Element-wise, reduction and layout kernels over Float32. Every pointer is to a float buffer; "shape" and
 // "strides" are in elements. Outputs are contiguous unless stated.
 
