@@ -23,12 +23,14 @@ let package = Package(
         .target(name: "DiffusionEngine", dependencies: ["CKernels"], swiftSettings: engineFlags),
         .target(name: "DiffusionLayers", dependencies: ["DiffusionEngine"], swiftSettings: engineFlags),
         .target(name: "Diffusion", dependencies: ["DiffusionEngine", "DiffusionLayers"], swiftSettings: engineFlags),
-        .executableTarget(
-            name: "DiffusionCLI",
+        .target(
+            name: "DiffusionCommands",
             dependencies: ["CKernels", "DiffusionEngine", "DiffusionLayers", "Diffusion", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        .executableTarget(name: "DiffusionCLI", dependencies: ["DiffusionCommands"]),
         .testTarget(name: "DiffusionEngineTests", dependencies: ["DiffusionEngine"]),
         .testTarget(name: "DiffusionLayersTests", dependencies: ["DiffusionLayers"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion"]),
+        .testTarget(name: "DiffusionCommandsTests", dependencies: ["DiffusionCommands"]),
     ]
 )

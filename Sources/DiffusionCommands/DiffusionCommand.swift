@@ -1,9 +1,10 @@
 import ArgumentParser
 import DiffusionEngine
 
-@main
-struct Diffusion: ParsableCommand {
-    static let configuration = CommandConfiguration(
+/// The root `diffusion` command. The executable's `main.swift` only calls `DiffusionCommand.main()`.
+public struct DiffusionCommand: ParsableCommand {
+    public init() {}
+    public static let configuration = CommandConfiguration(
         commandName: "diffusion",
         abstract: "DiffusionLab — diffusion models from first principles, in Swift.",
         version: Engine.version,

@@ -7,7 +7,7 @@ import Foundation
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks: engine kernels against raw BLAS and the machine's peak.",
-        subcommands: [EngineBench.self],
+        subcommands: [EngineBench.self, OverheadBench.self],
         defaultSubcommand: EngineBench.self
     )
 }
@@ -110,4 +110,23 @@ func median(_ repeats: Int, _ body: () -> Void) -> Double {
         times.append(dl_now() - t0)
     }
     return times.sorted()[times.count / 2]
+}
+
+/// Fixed cost per op on tiny tensors: what dominates small-batch sampling loops.
+struct OverheadBench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "overhead", abstract: "Per-op overhead on one-element tensors, with and without autograd.")
+    @Option(help: "Ops per measurement.") var ops: Int = 200_000
+
+    func run() throws {
+        Engine.configure(threads: 1)
+        let s = Tensor(scalar: 1)
+        let noGrad = time { var y = Tensor(scalar: 1); for _ in 0..<ops { y = y * s }; _ = y.item }
+        let x = Tensor(scalar: 1).requiringGrad()
+        var y = x
+        let forward = time { for _ in 0..<ops { y = y * s } }
+        let backward = time { y.backward() }
+        let free = time { y = Tensor(scalar: 0) }
+        let us = 1e6 / Double(ops)
+        print(String(format: "per op: no-grad %.2f µs, recorded %.2f µs, backward %.2f µs, free %.2f µs", noGrad * us, forward * us, backward * us, free * us))
+    }
 }

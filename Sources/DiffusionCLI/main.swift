@@ -1,0 +1,3 @@
+import DiffusionCommands
+
+DiffusionCommand.main()
