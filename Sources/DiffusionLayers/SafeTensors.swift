@@ -146,33 +146,33 @@ public enum SafeTensors {
         }
         let headerBytes = data.subdata(in: 8 ..< 8 + Int(n))
         guard headerBytes.first == UInt8(ascii: "{") else { throw fail(.invalidJSON, nil, "header does not start with '{'") }
-        let object: Any
-        do { object = try JSONSerialization.jsonObject(with: headerBytes) } catch {
-            throw fail(.invalidJSON, nil, "header is not valid JSON")
+        let header: [String: JSONValue]
+        do { header = try JSONDecoder().decode([String: JSONValue].self, from: headerBytes) } catch {
+            throw fail(.invalidJSON, nil, "header is not a valid JSON object")
         }
-        guard let header = object as? [String: Any] else { throw fail(.invalidJSON, nil, "header is not a JSON object") }
 
         var metadata: [String: String] = [:]
         if let meta = header["__metadata__"] {
-            guard let dict = meta as? [String: Any] else { throw fail(.invalidMetadata, nil, "__metadata__ is not an object") }
+            guard case .object(let dict) = meta else { throw fail(.invalidMetadata, nil, "__metadata__ is not an object") }
             for (k, v) in dict {
-                guard let s = v as? String else { throw fail(.invalidMetadata, nil, "__metadata__ value for '\(k)' is not a string") }
+                guard case .string(let s) = v else { throw fail(.invalidMetadata, nil, "__metadata__ value for '\(k)' is not a string") }
                 metadata[k] = s
             }
         }
 
         var entries: [Entry] = []
         for (name, value) in header where name != "__metadata__" {
-            guard let info = value as? [String: Any], let dtype = info["dtype"] as? String,
-                  let shapeAny = info["shape"] as? [Any], let offAny = info["data_offsets"] as? [Any], offAny.count == 2 else {
+            guard case .object(let info) = value, case .string(let dtype)? = info["dtype"],
+                  case .array(let shapeValues)? = info["shape"], case .array(let offsetValues)? = info["data_offsets"],
+                  offsetValues.count == 2 else {
                 throw fail(.invalidEntry, name, "entry needs dtype, shape and two data_offsets")
             }
-            let shape = try shapeAny.map { v -> Int in
-                guard let d = exactInt(v), d >= 0 else { throw fail(.invalidEntry, name, "shape \(shapeAny) is not a list of non-negative integers") }
+            let shape = try shapeValues.map { v -> Int in
+                guard case .int(let d) = v, d >= 0 else { throw fail(.invalidEntry, name, "shape is not a list of non-negative integers") }
                 return d
             }
-            guard let begin = exactInt(offAny[0]), let end = exactInt(offAny[1]), begin >= 0, end >= begin else {
-                throw fail(.invalidEntry, name, "data_offsets \(offAny) are not two ordered non-negative integers")
+            guard case .int(let begin) = offsetValues[0], case .int(let end) = offsetValues[1], begin >= 0, end >= begin else {
+                throw fail(.invalidEntry, name, "data_offsets are not two ordered non-negative integers")
             }
             guard let size = elementSize(dtype) else {
                 throw fail(.unsupportedDType, name, "dtype \(dtype) is not supported (F32, F16, BF16)")
@@ -210,13 +210,6 @@ public enum SafeTensors {
             }
         }
         return SafeTensorsFile(names: entries.map(\.name), tensors: tensors, dtypes: dtypes, metadata: metadata)
-    }
-
-    static func exactInt(_ v: Any) -> Int? {
-        if v is Bool { return nil }
-        if let i = v as? Int { return i }
-        if let d = v as? Double, d.rounded() == d, Swift.abs(d) < 9e15 { return Int(d) }
-        return nil
     }
 
     static func elementSize(_ dtype: String) -> Int? {
@@ -259,5 +252,21 @@ public enum SafeTensors {
         default:
             return Float(bitPattern: sign | ((exp + 127 - 15) << 23) | (mant << 13))
         }
+    }
+}
+
+/// A JSON value, decoded strictly: integers stay integers, booleans are not numbers.
+enum JSONValue: Decodable {
+    case null, bool(Bool), int(Int), double(Double), string(String), array([JSONValue]), object([String: JSONValue])
+
+    init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if c.decodeNil() { self = .null }
+        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
+        else if let i = try? c.decode(Int.self) { self = .int(i) }
+        else if let d = try? c.decode(Double.self) { self = .double(d) }
+        else if let s = try? c.decode(String.self) { self = .string(s) }
+        else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
+        else { self = .object(try c.decode([String: JSONValue].self)) }
     }
 }
