@@ -25,6 +25,15 @@ struct TensorTests {
         #expect(Shape.broadcast([8, 1, 6, 1], [7, 1, 5]) == [8, 7, 6, 5])
     }
 
+    @Test("a shape mismatch stops with a message naming both shapes, even in optimised code")
+    func mismatchMessage() async throws {
+        let result = try await #require(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            _ = Tensor.zeros([2, 3]) + Tensor.zeros([4])
+        }
+        let text = String(decoding: result.standardErrorContent, as: UTF8.self)
+        #expect(text.contains("[2, 3]") && text.contains("[4]"), "stderr was: \(text)")
+    }
+
     @Test func viewsShareStorageAndCopyOnWrite() {
         var a = Tensor([1, 2, 3, 4, 5, 6], shape: [2, 3])
         let t = a.transposed()
