@@ -72,6 +72,7 @@ public struct TrainingState {
             else { throw fail(name, .unexpectedTensor, "is not part of a training state") }
         }
 
+        try model.validate(modelTensors, strict: true, source: url.path, prefix: "model.")
         // Optimizer state, matched by parameter name.
         let params = model.namedParameters()
         let names = optimizerNames(model: params, optimizer: optimizer)
@@ -96,7 +97,6 @@ public struct TrainingState {
             let stray = optimizerTensors.keys.sorted().first { k in !known.contains(where: { k.hasPrefix($0 + ".") }) } ?? "?"
             throw fail("optimizer." + stray, .unexpectedTensor, "belongs to no parameter of the optimizer")
         }
-        try model.validate(modelTensors, strict: true, source: url.path, prefix: "model.")
         if let ema {
             guard record.emaUpdates != nil else { throw fail(nil, .missingTensor, "the file has no EMA state") }
             for (name, v) in ema.shadow {
