@@ -52,6 +52,7 @@ public final class CountingDenoiser<Base: Denoiser>: Denoiser {
 /// A request at level (α, σ) is mapped to the process time with the same log-SNR, t = t(λ); the input is rescaled
 /// to the process's own coordinates, x_t = x·σ_t/σ; the network is called as `network(x_t, t)` and its output
 /// converted to x̂₀. For discrete processes t is continuous; the training index is `DiscreteVP.index(t)`.
+/// Levels beyond the process's range are clamped to its ends (t ∈ [0, 1]).
 public struct ModelDenoiser: Denoiser {
     public let process: any NoiseProcess
     public let prediction: Prediction
