@@ -13,21 +13,9 @@ public final class Embedding: Module {
     }
 
     /// Rows of the table for integer-valued `indices` of any shape; the result has shape indices.shape + [dim].
-    ///
-    /// Implemented as one-hot × table (one GEMM; exact, and the gradient is the scatter-add of rows). This is
-    /// O(n·count·dim): fine for class labels, to be replaced by the engine's indexSelect for large vocabularies.
+    /// The gradient adds into the selected rows.
     public func callAsFunction(_ indices: Tensor) -> Tensor {
-        let idx = indices.scalars
-        let oneHot = Tensor.zeros([idx.count, count])
-        var oh = oneHot
-        oh.withUnsafeMutableBufferPointer { buf in
-            for (r, v) in idx.enumerated() {
-                let i = Int(v)
-                precondition(Float(i) == v && i >= 0 && i < count, "Embedding(\(count), \(dim)): index \(v) out of range")
-                buf[r * count + i] = 1
-            }
-        }
-        return oh.matmul(weight.value).reshaped(indices.shape + [dim])
+        weight.value.indexSelect(axis: 0, indices: indices.reshaped([-1])).reshaped(indices.shape + [dim])
     }
 }
 
@@ -40,36 +28,7 @@ public func sinusoidalEmbedding(_ t: Tensor, dim: Int, maxPeriod: Float = 10000)
     // Same operation order as the PyTorch scripts: (−ln maxPeriod · arange) / half, then exp.
     let f = ((Tensor.arange(0, Float(half)) * Float(-Foundation.log(Double(maxPeriod)))) / Tensor(scalar: Float(half))).exp()
     let angles = t.unsqueezed(-1) * f
-    return concatLastAxis(angles.sin(), angles.cos())
-}
-
-/// [a, b] along the last axis (same leading shape). Differentiable.
-///
-/// Without gradients it copies directly; with them it uses two exact selection GEMMs. Temporary: the engine's
-/// `concat` replaces it once available.
-func concatLastAxis(_ a: Tensor, _ b: Tensor) -> Tensor {
-    precondition(a.shape.dropLast() == b.shape.dropLast(), "cannot concatenate \(a.shape) and \(b.shape) along the last axis")
-    let (na, nb) = (a.shape.last!, b.shape.last!), n = na + nb
-    let lead = Array(a.shape.dropLast())
-    if a.requiresGrad || b.requiresGrad {
-        var sa = Tensor.zeros([na, n]), sb = Tensor.zeros([nb, n])
-        sa.withUnsafeMutableBufferPointer { p in for i in 0..<na { p[i * n + i] = 1 } }
-        sb.withUnsafeMutableBufferPointer { p in for i in 0..<nb { p[i * n + na + i] = 1 } }
-        return a.matmul(sa) + b.matmul(sb)
-    }
-    let rows = lead.reduce(1, *)
-    var out = Tensor.zeros(lead + [n])
-    a.withUnsafeBufferPointer { pa in
-        b.withUnsafeBufferPointer { pb in
-            out.withUnsafeMutableBufferPointer { po in
-                for r in 0..<rows {
-                    for j in 0..<na { po[r * n + j] = pa[r * na + j] }
-                    for j in 0..<nb { po[r * n + na + j] = pb[r * nb + j] }
-                }
-            }
-        }
-    }
-    return out
+    return Tensor.concat([angles.sin(), angles.cos()], axis: -1)
 }
 
 /// Sinusoidal time embedding as a module (no parameters).
@@ -102,6 +61,6 @@ public final class RandomFourierEmbedding: UnaryModule {
 
     override public func forward(_ t: Tensor) -> Tensor {
         let angles = t.unsqueezed(-1) * weight.value * (2 * Float.pi)
-        return concatLastAxis(angles.sin(), angles.cos())
+        return Tensor.concat([angles.sin(), angles.cos()], axis: -1)
     }
 }

@@ -41,7 +41,7 @@ final class W1MLP: Module {
     func callAsFunction(_ x: Tensor, _ t: Tensor) -> Tensor {
         let e = [sinusoidalEmbedding(x.select(axis: 1, 0) * 25, dim: 64), sinusoidalEmbedding(x.select(axis: 1, 1) * 25, dim: 64),
                  sinusoidalEmbedding(t, dim: 64)]
-        var h = inp(concatLastAxis(concatLastAxis(e[0], e[1]), e[2])).silu()
+        var h = inp(Tensor.concat(e, axis: -1)).silu()
         for b in blocks { h = h + b(h).silu() }
         return out(h)
     }
