@@ -38,9 +38,15 @@ void dl_ema_update(long n, float *restrict shadow, const float *restrict p, floa
     for (long i = 0; i < n; i++) shadow[i] = shadow[i] - one_minus_decay * (shadow[i] - p[i]);
 }
 
+// Eight independent accumulators: a single running sum is bound by the add latency.
 double dl_sum_squares(long n, const float *restrict x) {
+    double acc[8] = {0};
+    long i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) acc[k] += (double)x[i + k] * (double)x[i + k];
     double s = 0;
-    for (long i = 0; i < n; i++) s += (double)x[i] * (double)x[i];
+    for (; i < n; i++) s += (double)x[i] * (double)x[i];
+    for (int k = 0; k < 8; k++) s += acc[k];
     return s;
 }
 

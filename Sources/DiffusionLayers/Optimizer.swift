@@ -80,8 +80,9 @@ public class OptimizerBase {
         }
     }
 
-    /// The slot tensor, created as zeros on first use.
-    func slot(_ i: Int, _ name: String) -> Tensor {
-        slots[i][name] ?? Tensor.zeros(parameters[i].shape)
+    /// Takes the slot tensor out of the state (zeros on first use) so the caller holds its only reference and
+    /// can update it in place without a copy; the caller puts it back.
+    func takeSlot(_ i: Int, _ name: String) -> Tensor {
+        slots[i].removeValue(forKey: name) ?? Tensor.zeros(parameters[i].shape)
     }
 }

@@ -31,7 +31,7 @@ public final class SGD: OptimizerBase, Optimizer {
                 steps[i] += 1
                 return
             }
-            var buf = slot(i, "momentum_buffer")
+            var buf = takeSlot(i, "momentum_buffer")
             p.withUnsafeMutableBufferPointer { pp in
                 buf.withUnsafeMutableBufferPointer { bp in
                     dl_sgd_step(pp.count, pp.baseAddress, g.baseAddress, bp.baseAddress, negLR, mom, damp, wd,
@@ -65,7 +65,7 @@ public class Adam: OptimizerBase, Optimizer {
         let (w1, b2, w2, e, wd) = (Float(1 - beta1), Float(beta2), Float(1 - beta2), Float(eps), Float(weightDecay))
         let decay = Float(1 - learningRate * weightDecay)
         forEachUpdatable { i, p, g in
-            var m = slot(i, "exp_avg"), v = slot(i, "exp_avg_sq")
+            var m = takeSlot(i, "exp_avg"), v = takeSlot(i, "exp_avg_sq")
             let t = Double(steps[i] + 1)
             let bc1 = 1 - Foundation.pow(beta1, t), bc2 = 1 - Foundation.pow(beta2, t)
             let negStep = Float(-(learningRate / bc1)), bc2Sqrt = Float(bc2.squareRoot())
