@@ -171,7 +171,7 @@ func pythonSafetensorsInterop() throws {
     let dir = try temporaryDirectory()
     // Ours → Python: the arrays' bit patterns and the metadata come back identical.
     let ours = dir.appendingPathComponent("ours.safetensors")
-    let w = Tensor.randomNormal([3, 4], seed: 9), v = Tensor([-0.0, .infinity, 1e-40, 3.5])
+    let w = Tensor.randomNormal([3, 4], seed: 9), v = Tensor([-0.0, .infinity, Float.leastNormalMagnitude / 4, 3.5])
     try SafeTensors.write([("net.w", w), ("v", v)], metadata: ["config": "{\"a\": 1}"], to: ours)
     let read = """
     import sys, json, numpy as np
