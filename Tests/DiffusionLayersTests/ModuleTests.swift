@@ -95,3 +95,25 @@ final class Net: Base {
     net.unfreeze()
     #expect(!net.stem.weight.isFrozen && net.stem.weight.value.requiresGrad)
 }
+
+@Test func parameterSeedsAreTaskLocal() async {
+    let reference = (0..<4).map { s in withParameterSeed(UInt64(s)) { Linear(8, 8).weight.value.scalars } }
+    let concurrent = await withTaskGroup(of: (Int, [Float]).self) { group in
+        for s in 0..<4 {
+            group.addTask {
+                // Yield between draws so the tasks interleave; each keeps its own context.
+                let v = await withParameterSeed(UInt64(s)) { () async -> [Float] in
+                    let a = Linear(8, 8)
+                    await Task.yield()
+                    _ = Linear(8, 8)
+                    return a.weight.value.scalars
+                }
+                return (s, v)
+            }
+        }
+        var out = [[Float]](repeating: [], count: 4)
+        for await (s, v) in group { out[s] = v }
+        return out
+    }
+    #expect(concurrent == reference)
+}
