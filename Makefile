@@ -1,7 +1,7 @@
 # DiffusionLab — two commands: `make run` and `make test`.
 SWIFT      ?= swift
 # Debian packages the project needs at build or test time.
-APT_PACKAGES := libopenblas-dev
+APT_PACKAGES := libopenblas-dev libcmark-gfm-dev libcmark-gfm-extensions-dev libjs-katex chromium fonts-noto-cjk
 BIN        := .build/release/diffusion
 
 .PHONY: run test bench build setup clean
@@ -13,9 +13,11 @@ setup:
 build: setup
 	$(SWIFT) build -c release --product diffusion
 
-## run: set up, build, and run the main job on built-in data.
+## run: set up, build, build the book (every figure computed by the library), then serve it on 127.0.0.1.
+## The engine demo is still there: .build/release/diffusion demo
 run: build
-	$(BIN) demo
+	$(BIN) book build
+	$(BIN) book serve
 
 ## test: the full test suite (what CI runs).
 test: setup

@@ -17,20 +17,29 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
     ],
     targets: [
         .target(name: "CKernels", cSettings: kernelFlags, linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux])), .linkedLibrary("m")]),
         .target(name: "DiffusionEngine", dependencies: ["CKernels"], swiftSettings: engineFlags),
         .target(name: "DiffusionLayers", dependencies: ["DiffusionEngine"], swiftSettings: engineFlags),
         .target(name: "Diffusion", dependencies: ["DiffusionEngine", "DiffusionLayers"], swiftSettings: engineFlags),
+        // The book: SVG plots, Markdown (cmark-gfm) → static site, and a local server in its own target.
+        .systemLibrary(name: "CCmarkGFM", path: "Sources/CCmarkGFM", providers: [.apt(["libcmark-gfm-dev", "libcmark-gfm-extensions-dev"])]),
+        .target(name: "DiffusionPlot"),
+        .target(name: "DiffusionBook", dependencies: ["DiffusionEngine", "DiffusionPlot", "CCmarkGFM"]),
+        .target(name: "DiffusionServer", dependencies: [.product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "DiffusionCommands",
-            dependencies: ["CKernels", "DiffusionEngine", "DiffusionLayers", "Diffusion", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["CKernels", "DiffusionEngine", "DiffusionLayers", "Diffusion", "DiffusionBook", "DiffusionServer", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(name: "DiffusionCLI", dependencies: ["DiffusionCommands"]),
         .testTarget(name: "DiffusionEngineTests", dependencies: ["DiffusionEngine"]),
         .testTarget(name: "DiffusionLayersTests", dependencies: ["DiffusionLayers"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion"]),
         .testTarget(name: "DiffusionCommandsTests", dependencies: ["DiffusionCommands"]),
+        .testTarget(name: "DiffusionPlotTests", dependencies: ["DiffusionPlot"]),
+        .testTarget(name: "DiffusionBookTests", dependencies: ["DiffusionBook", "DiffusionServer"], exclude: ["Fixtures"]),
     ]
 )

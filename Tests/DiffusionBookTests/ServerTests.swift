@@ -1,0 +1,83 @@
+import Foundation
+import Testing
+@testable import DiffusionServer
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A raw HTTP/1.0 exchange over a socket, so request paths reach the server exactly as written
+/// (URL libraries would normalise `..` away before sending).
+func rawHTTP(port: Int, _ request: String) -> String {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return "socket failed" }
+    defer { close(fd) }
+    var tv = timeval(tv_sec: 5, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = in_port_t(UInt16(port).bigEndian)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    guard ok == 0 else { return "connect failed: errno \(errno)" }
+    let bytes = Array(request.utf8)
+    _ = bytes.withUnsafeBufferPointer { send(fd, $0.baseAddress, $0.count, 0) }
+    var out = [UInt8]()
+    var buf = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = buf.withUnsafeMutableBufferPointer { recv(fd, $0.baseAddress, $0.count, 0) }
+        if n <= 0 { break }
+        out += buf[0..<n]
+    }
+    return String(decoding: out, as: UTF8.self)
+}
+
+/// Runs blocking work on a Dispatch thread, so the server's tasks keep the cooperative pool (2 threads here).
+func offPool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { c in DispatchQueue.global().async { c.resume(returning: work()) } }
+}
+
+@Suite("Server: serves only files under the site folder")
+struct ServerTests {
+    static func site() throws -> (root: URL, outside: URL) {
+        let base = Fixtures.tempDir("serve")
+        let root = base.appendingPathComponent("site"), outside = base.appendingPathComponent("secret.txt")
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("assets"), withIntermediateDirectories: true)
+        try "<!DOCTYPE html><title>ok</title>".write(to: root.appendingPathComponent("index.html"), atomically: true, encoding: .utf8)
+        try "body{}".write(to: root.appendingPathComponent("assets/site.css"), atomically: true, encoding: .utf8)
+        try "hidden".write(to: root.appendingPathComponent(".env"), atomically: true, encoding: .utf8)
+        try "TOP-SECRET".write(to: outside, atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(at: root.appendingPathComponent("escape.txt"), withDestinationURL: outside)
+        try FileManager.default.createSymbolicLink(at: root.appendingPathComponent("up"), withDestinationURL: base)
+        return (root, outside)
+    }
+
+    @Test func resolveRefusesTraversal() throws {
+        let (root, _) = try Self.site()
+        #expect(SiteServer.resolve(root: root, requestPath: "/")?.lastPathComponent == "index.html")
+        #expect(SiteServer.resolve(root: root, requestPath: "/assets/site.css?v=1")?.lastPathComponent == "site.css")
+        for bad in ["/../secret.txt", "/%2e%2e/secret.txt", "/assets/../../secret.txt", "/assets/%2E%2E/%2E%2E/secret.txt",
+                    "/..%2fsecret.txt", "/.env", "/escape.txt", "/up/secret.txt", "/missing.html",
+                    "/index.html%00.css", "/assets\\..\\..\\secret.txt", "/%ff"] {
+            #expect(SiteServer.resolve(root: root, requestPath: bad) == nil, "\(bad) must not be served")
+        }
+    }
+
+    @Test func httpServerRefusesTraversalAndServesPages() async throws {
+        let (root, _) = try Self.site()
+        let server = try await SiteServer.start(root: root)
+        defer { Task { await server.stop() } }
+        let port = server.port
+        let ok = await offPool { rawHTTP(port: port, "GET / HTTP/1.0\r\nHost: x\r\nConnection: close\r\n\r\n") }
+        #expect(ok.hasPrefix("HTTP/1.1 200") || ok.hasPrefix("HTTP/1.0 200"), "\(ok.prefix(200))")
+        #expect(ok.lowercased().contains("content-type: text/html; charset=utf-8"))
+        #expect(ok.contains("<title>ok</title>"))
+        for path in ["/../secret.txt", "/%2e%2e/secret.txt", "/assets/../../secret.txt", "/escape.txt", "/..%2f..%2fsecret.txt", "/.env"] {
+            let r = await offPool { rawHTTP(port: port, "GET \(path) HTTP/1.0\r\nHost: x\r\nConnection: close\r\n\r\n") }
+            #expect(!r.contains("TOP-SECRET") && !r.contains("hidden"), "\(path) leaked a file")
+            #expect(r.contains(" 404 ") || r.contains(" 400 "), "\(path): \(r.prefix(80))")
+        }
+        let post = await offPool { rawHTTP(port: port, "POST / HTTP/1.0\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n") }
+        #expect(post.contains(" 405 "))
+        await server.stop()
+    }
+}
