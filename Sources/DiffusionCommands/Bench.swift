@@ -7,7 +7,7 @@ import Foundation
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks: engine kernels against raw BLAS and the machine's peak.",
-        subcommands: [EngineBench.self, OverheadBench.self],
+        subcommands: [EngineBench.self, OverheadBench.self, TrainBench.self, WorkloadBench.self],
         defaultSubcommand: EngineBench.self
     )
 }

@@ -70,6 +70,12 @@ struct TensorTests {
         for (o, r) in zip(ours, ref) where r.isFinite && r > 1e-37 {
             #expect(Swift.abs(o - r) <= 4e-7 * r, "exp mismatch: \(o) vs \(r)")
         }
+        // sin and cos: fast path below 8192, libm above; compare with Double.
+        let args = Tensor.linspace(-9000, 9000, count: 100_001).scalars + [0, 1e-8, -1e-8, 3.1415927, 1e6, -1e7]
+        let t = Tensor(args)
+        for (v, (s, c)) in zip(args, zip(t.sin().scalars, t.cos().scalars)) {
+            #expect(Swift.abs(Double(s) - Foundation.sin(Double(v))) < 2e-6 && Swift.abs(Double(c) - Foundation.cos(Double(v))) < 2e-6, "sin/cos(\(v))")
+        }
         #expect(Tensor([200]).exp().item == .infinity && Tensor([-200]).exp().item == 0)
         #expect(Tensor([.nan]).exp().item.isNaN)
         #expect(Tensor.where(Tensor([1, 0, 1]), Tensor([1, 2, 3]), Tensor([-1])).scalars == [1, -1, 3])
