@@ -5,3 +5,4 @@
 #include "dl_bench.h"
 #include "dl_index.h"
 #include "dl_optim.h"
+#include "dl_conv.h"
