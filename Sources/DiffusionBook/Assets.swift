@@ -17,6 +17,7 @@ a:focus-visible,button:focus-visible,input:focus-visible,summary:focus-visible{o
 .brand{font-weight:600;color:var(--fg);text-decoration:none;white-space:nowrap;overflow:hidden;text-overflow:ellipsis;min-width:0;flex:0 1 auto}
 .search{position:relative;flex:1 1 12rem;min-width:6rem;max-width:28rem;margin-left:auto}
 .search input{width:100%;font:inherit;font-size:.95rem;padding:.3rem .6rem;border:1px solid var(--border);border-radius:6px;background:var(--bg);color:var(--fg)}
+.search input::placeholder{color:var(--muted);opacity:1}
 #search-results{position:absolute;right:0;top:calc(100% + 4px);width:min(34rem,92vw);max-height:70vh;overflow:auto;background:var(--bg);border:1px solid var(--border);border-radius:8px;box-shadow:0 8px 24px rgba(0,0,0,.2);padding:.25rem;z-index:30}
 #search-results a{display:block;padding:.45rem .6rem;border-radius:6px;text-decoration:none;color:var(--fg)}
 #search-results a:hover,#search-results a:focus{background:var(--panel)}
@@ -113,7 +114,8 @@ kbd{border:1px solid var(--border);border-radius:4px;padding:0 .3rem;font-size:.
  body.menu-open .sidebar{display:block}
  .content{padding:1rem 1rem 2rem}
  .brand{display:none}
- .search{max-width:none}
+ .search{max-width:none;position:static}
+ #search-results{position:fixed;left:.5rem;right:.5rem;top:3rem;width:auto}
  h1{font-size:1.55rem}
 }
 @media print{
@@ -144,9 +146,13 @@ function renderMath(){
   if(!window.katex){return}
   var els=document.querySelectorAll(".math");
   for(var i=0;i<els.length;i++){
-    var el=els[i];var tex=el.textContent;
-    try{katex.render(tex,el,{displayMode:el.classList.contains("display"),throwOnError:false,strict:"ignore",output:"htmlAndMathml"})}
-    catch(e){console.error("KaTeX:",e)}
+    var el=els[i];var tex=el.textContent;var opts={displayMode:el.classList.contains("display"),throwOnError:true,strict:"ignore",output:"htmlAndMathml"};
+    try{katex.render(tex,el,opts)}
+    catch(e){
+      // Unknown commands would otherwise render quietly in red: report them, then show the formula anyway.
+      console.error("KaTeX: "+(e&&e.message)+" in: "+tex);el.classList.add("math-error");
+      opts.throwOnError=false;try{katex.render(tex,el,opts)}catch(e2){}
+    }
   }
 }
 renderMath();

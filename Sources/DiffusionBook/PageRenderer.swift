@@ -40,7 +40,7 @@ struct PageRenderer {
     }
 
     mutating func render(_ page: PreparedPage) -> RenderedPage {
-        var html = Markdown.html(page.markdown)
+        var html = Self.joinCJKLines(Markdown.html(page.markdown))
         // Headings: ids, numbers, anchor links.
         var sections: [Section] = []
         var titleHTML = "", titleText = ""
@@ -72,6 +72,28 @@ struct PageRenderer {
     }
 
     // MARK: Pieces
+
+    /// A soft line break between two Chinese characters would show as a space: drop it (outside `<pre>`).
+    /// Formulas are still placeholders here, so their TeX is never touched.
+    static func joinCJKLines(_ html: String) -> String {
+        func wide(_ c: Unicode.Scalar) -> Bool {
+            let v = c.value
+            return SearchIndex.isHan(c) || (0x3000...0x303F).contains(v) || (0xFF00...0xFFEF).contains(v) || (0x2018...0x201F).contains(v)
+        }
+        var out = String.UnicodeScalarView()
+        let s = Array(html.unicodeScalars)
+        var inPre = false
+        var i = 0
+        while i < s.count {
+            let c = s[i]
+            if c == "<" && i + 4 < s.count && s[i + 1] == "p" && s[i + 2] == "r" && s[i + 3] == "e" { inPre = true }
+            if c == "<" && i + 5 < s.count && s[i + 1] == "/" && s[i + 2] == "p" && s[i + 3] == "r" && s[i + 4] == "e" { inPre = false }
+            if c == "\n" && !inPre && i > 0 && i + 1 < s.count && wide(s[i - 1]) && wide(s[i + 1]) { i += 1; continue }
+            out.append(c)
+            i += 1
+        }
+        return String(out)
+    }
 
     static func firstToken(in s: String) -> (Int, Range<String.Index>)? {
         guard let a = s.unicodeScalars.firstIndex(of: Placeholder.open),

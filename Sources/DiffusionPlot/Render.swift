@@ -109,7 +109,7 @@ extension Plot {
         let top = title == nil ? 10.0 : 28.0
         let left = y.label == nil ? 46.0 : 60.0
         let bottom = x.label == nil ? 26.0 : 42.0
-        let right = 12.0
+        let right = 20.0
         let px0 = left, px1 = width - right, py0 = height - bottom, py1 = top
         var (xlo, xhi) = fitted(x, horizontal: true)
         var (ylo, yhi) = fitted(y, horizontal: false)
@@ -131,7 +131,7 @@ extension Plot {
             b.add("<text x=\"\(SVG.num((px0 + px1) / 2))\" y=\"18\" text-anchor=\"middle\" font-weight=\"600\">\(SVG.escape(t))</text>")
         }
         // Grid, ticks and tick labels.
-        let xt = sx.ticks(target: max(2, Int((px1 - px0) / 80))), yt = sy.ticks(target: max(2, Int((py0 - py1) / 50)))
+        let xt = sx.ticks(target: max(3, Int((px1 - px0) / 70))), yt = sy.ticks(target: max(3, Int((py0 - py1) / 45)))
         var grid = "", ticks = "", labels = ""
         for (v, text) in xt {
             guard let p = sx(v) else { continue }

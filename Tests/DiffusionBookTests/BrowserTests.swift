@@ -41,7 +41,7 @@ struct BrowserTests {
       var f=await load(p.url,375);var ok=await ready(f);var w=f.contentWindow,d=f.contentDocument;
       var r={url:p.url,ready:ok};
       r.errors=(w.__errors||[]).concat(badResources(w));
-      r.katexErrors=d.querySelectorAll(".katex-error").length;
+      r.katexErrors=d.querySelectorAll(".katex-error, .math-error").length;
       r.math=d.querySelectorAll(".math").length;r.rendered=d.querySelectorAll(".math .katex").length;
       var de=d.documentElement;r.overflow=de.scrollWidth-de.clientWidth;
       if(r.overflow>0){r.wide=Array.prototype.slice.call(d.querySelectorAll("body *")).filter(function(e){return e.getBoundingClientRect().right>de.clientWidth+1}).slice(0,5).map(function(e){return e.tagName+"."+e.className})}

@@ -21,6 +21,9 @@ struct BookBuildTests {
         #expect(index.contains("data-experiment=\"forward-noising\""))
         #expect(index.components(separatedBy: "撰写中").count - 1 >= 17)
         #expect(!index.contains("{{"))
+        // A line break inside a Chinese paragraph must not become a space.
+        #expect(index.contains("编程实验。读完它"))
+        #expect(index.contains("输出到 out/site/</span>\n.build/release/"), "code blocks keep their line breaks")
     }
 
     @Test func everyExerciseHasAFoldedAnswerAndIsNumbered() throws {
