@@ -51,7 +51,8 @@ public struct BibEntry: Sendable, Hashable {
         let venue = fields["journal"] ?? fields["booktitle"] ?? fields["publisher"] ?? fields["howpublished"]
         if let v = venue { parts.append(HTML.escape(v) + ".") }
         if let eprint = fields["eprint"], (fields["archiveprefix"] ?? fields["eprinttype"] ?? "arXiv").lowercased() == "arxiv" {
-            parts.append("arXiv:\(HTML.escape(eprint)).")
+            let id = HTML.escape(eprint)
+            parts.append("<a href=\"https://arxiv.org/abs/\(id)\">arXiv:\(id)</a>.")
         }
         if let doi = fields["doi"] { parts.append("doi:\(HTML.escape(doi)).") }
         return parts.joined(separator: " ")
