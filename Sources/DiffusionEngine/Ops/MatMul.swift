@@ -56,9 +56,14 @@ extension Tensor {
         }
         let (na, nb) = (node != nil, other.node != nil)
         let (sa, sb) = (shape, other.shape)
+        // A gradient is produced in the layout of its input: for a transposed view (a Linear weight used as Wᵀ)
+        // we compute the transposed product, so the gradient reaching the parameter is contiguous.
+        let aTransposed = rank == 2 && other.rank == 2 && GEMMOperand(a).transposed && a.strides[0] == 1
+        let bTransposed = rank == 2 && other.rank == 2 && GEMMOperand(b).transposed && b.strides[0] == 1
         return Tensor.record(.matmul, out, [self, other]) { g in
-            [na ? g.matmul(b.transposed()).sum(toShape: sa) : nil,
-             nb ? a.transposed().matmul(g).sum(toShape: sb) : nil]
+            let ga: Tensor? = !na ? nil : (aTransposed ? b.matmul(g.transposed()).transposed() : g.matmul(b.transposed()).sum(toShape: sa))
+            let gb: Tensor? = !nb ? nil : (bTransposed ? g.transposed().matmul(a).transposed() : a.transposed().matmul(g).sum(toShape: sb))
+            return [ga, gb]
         }
     }
 
