@@ -1,14 +1,3 @@
-/// Normalises x over its last axis of `rows` (already reshaped so that axis holds one group):
-/// (x − mean) / √(var + eps), with the population variance, as PyTorch's norms do.
-///
-/// Composite of 6 recorded ops (mean, sub, square, mean, add/rsqrt, mul); a fused kernel with a
-/// hand-written backward would save most of the memory traffic and is planned.
-func standardize(_ x: Tensor, eps: Float) -> Tensor {
-    let centered = x - x.mean(axis: -1, keepDims: true)
-    let variance = centered.square().mean(axis: -1, keepDims: true)
-    return centered * (variance + eps).rsqrt()
-}
-
 /// GroupNorm over [N, C, *]: channels split into `groups`, each normalised over its channels and all
 /// spatial positions, then a per-channel affine (weight 1, bias 0 initially), like `torch.nn.GroupNorm`.
 public final class GroupNorm: UnaryModule {
@@ -29,13 +18,7 @@ public final class GroupNorm: UnaryModule {
 
     override public func forward(_ x: Tensor) -> Tensor {
         precondition(x.rank >= 2 && x.shape[1] == channels, "GroupNorm(\(groups), \(channels)) got input of shape \(x.shape)")
-        let n = x.shape[0]
-        var y = standardize(x.reshaped([n, groups, -1]), eps: eps).reshaped(x.shape)
-        // Per-channel affine broadcast as [C, 1, …, 1] against [N, C, *].
-        let affineShape = [channels] + [Int](repeating: 1, count: x.rank - 2)
-        if let weight { y = y * weight.value.reshaped(affineShape) }
-        if let bias { y = y + bias.value.reshaped(affineShape) }
-        return y
+        return x.groupNormalized(groups: groups, weight: weight?.value, bias: bias?.value, eps: eps)
     }
 }
 
@@ -62,11 +45,10 @@ public final class LayerNorm: UnaryModule {
         let k = normalizedShape.count
         precondition(x.rank >= k && Array(x.shape.suffix(k)) == normalizedShape,
                      "LayerNorm(\(normalizedShape)) got input of shape \(x.shape)")
-        let lead = Array(x.shape.dropLast(k))
-        var y = standardize(x.reshaped(lead + [-1]), eps: eps).reshaped(x.shape)
-        if let weight { y = y * weight.value }
-        if let bias { y = y + bias.value }
-        return y
+        // One group over the trailing axes of each row; the element-wise affine is a per-"channel" one.
+        let rows = x.reshaped([-1, normalizedShape.reduce(1, *)])
+        return rows.groupNormalized(groups: 1, weight: weight?.value.reshaped([-1]), bias: bias?.value.reshaped([-1]), eps: eps)
+            .reshaped(x.shape)
     }
 }
 

@@ -66,5 +66,12 @@ extension GradCases {
         GradCase(.sum, "logsumexp", [testInput([3, 4])]) { $0[0].logsumexp(axis: 1) },
         GradCase(.cumsum, [testInput([3, 4])]) { $0[0].cumsum(axis: 1) },
         GradCase(.cumprod, [testInput([2, 4], awayFromZero: 0.3)]) { $0[0].cumprod(axis: 1) },
+        GradCase(.groupNorm, "affine", [testInput([2, 4, 3]), testInput([4], seed: 2), testInput([4], seed: 3)]) {
+            $0[0].groupNormalized(groups: 2, weight: $0[1], bias: $0[2])
+        },
+        GradCase(.groupNorm, "no affine, spatial", [testInput([2, 2, 2, 3])]) { $0[0].groupNormalized(groups: 1) * 3 },
+        GradCase(.groupNorm, "layer norm rows", [testInput([3, 5]), testInput([5], seed: 4)]) {
+            $0[0].groupNormalized(groups: 1, weight: $0[1])
+        },
     ]
 }

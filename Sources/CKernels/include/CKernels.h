@@ -5,4 +5,5 @@
 #include "dl_bench.h"
 #include "dl_index.h"
 #include "dl_optim.h"
+#include "dl_norm.h"
 #include "dl_conv.h"

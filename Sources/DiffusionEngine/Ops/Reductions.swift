@@ -3,7 +3,7 @@ import CKernels
 extension Op {
     static let sum = Op("sum"), max = Op("max"), min = Op("min"), softmax = Op("softmax"), logSoftmax = Op("logSoftmax")
     static let cumsum = Op("cumsum"), cumprod = Op("cumprod")
-    static let reductionOps: [Op] = [.sum, .max, .min, .softmax, .logSoftmax, .cumsum, .cumprod]
+    static let reductionOps: [Op] = [.sum, .max, .min, .softmax, .logSoftmax, .cumsum, .cumprod, .groupNorm]
 }
 
 extension Tensor {
