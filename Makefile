@@ -25,7 +25,8 @@ test: setup
 
 ## bench: benchmarks, side by side with PyTorch when it is installed. Timings never go in tests.
 bench: build
-	$(BIN) bench
+	$(BIN) bench engine
+	$(BIN) bench train --workloads w1,w2 --threads 1,2
 
 clean:
 	rm -rf .build out

@@ -11,7 +11,7 @@ struct TrainBench: ParsableCommand {
         abstract: "W1 (toy MLP) and W2 (small UNet) training steps, side by side with PyTorch when it is importable."
     )
 
-    @Option(help: "Workloads to run: w1, w2 or both (comma-separated).") var workloads: String = "w1"
+    @Option(help: "Workloads to run: w1, w2 or both (comma-separated).") var workloads: String = "w1,w2"
     @Option(help: "Thread counts (comma-separated).") var threads: String = "1,2"
     @Option(help: "Alternating rounds per workload and thread count (the median is reported).") var rounds: Int = 3
     @Option(help: "Folder holding torch_w1_mlp.py and torch_w2_unet.py.") var torchScripts: String = "../shared/bench"
