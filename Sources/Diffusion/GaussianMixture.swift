@@ -47,17 +47,24 @@ public struct GaussianMixture: Denoiser, Sendable, Hashable {
     /// n samples as an [n, d] tensor; component choice and noise come from the counter-based generator
     /// (two streams from `stream`), so sample j depends only on (seed, stream, j).
     public func sample(_ n: Int, seed: UInt64, stream: UInt64 = 1 << 40) -> Tensor {
+        sampleWithComponents(n, seed: seed, stream: stream).samples
+    }
+
+    /// `sample`, also returning the component each sample was drawn from.
+    public func sampleWithComponents(_ n: Int, seed: UInt64, stream: UInt64 = 1 << 40) -> (samples: Tensor, components: [Int]) {
         let d = dimension
         let u = Tensor.randomUniform([n], seed: seed, stream: stream).scalars
         let z = Tensor.randomNormal([n, d], seed: seed, stream: stream + 1).scalars
         var out = [Float](repeating: 0, count: n * d)
+        var components = [Int](repeating: 0, count: n)
         var cumulative = weights
         for k in 1..<cumulative.count { cumulative[k] += cumulative[k - 1] }
         for i in 0..<n {
             let k = cumulative.firstIndex { Double(u[i]) < $0 } ?? componentCount - 1
+            components[i] = k
             for j in 0..<d { out[i * d + j] = Float(means[k][j] + stds[k][j] * Double(z[i * d + j])) }
         }
-        return Tensor(out, shape: [n, d])
+        return (Tensor(out, shape: [n, d]), components)
     }
 
     /// For one point x at level (α, σ): log p(x), E[x₀ | x] and ∇ log p(x).
@@ -94,6 +101,11 @@ public struct GaussianMixture: Denoiser, Sendable, Hashable {
 
     /// Applies `posterior` to every row of x (leading axis = samples, the rest flattened to d values).
     func mapRows(_ x: Tensor, _ level: NoiseLevel, wantScore: Bool) -> Tensor {
+        mapRows(x, levels: { _ in level }, wantScore: wantScore)
+    }
+
+    /// `mapRows` with its own level for every row.
+    func mapRows(_ x: Tensor, levels: (Int) -> NoiseLevel, wantScore: Bool) -> Tensor {
         let d = dimension
         precondition(x.count % d == 0 && (x.rank == 1 ? d == 1 : x.count / x.shape[0] == d), "samples of shape \(x.shape) do not have dimension \(d)")
         let n = x.count / d
@@ -104,6 +116,7 @@ public struct GaussianMixture: Denoiser, Sendable, Hashable {
             row.withUnsafeMutableBufferPointer { rp in
                 for i in 0..<n {
                     let xi = UnsafeBufferPointer(rebasing: xp[(i * d)..<(i * d + d)])
+                    let level = levels(i)
                     _ = posterior(xi, alpha: level.alpha, sigma: level.sigma, mean: wantScore ? nil : rp, score: wantScore ? rp : nil)
                     for j in 0..<d { out[i * d + j] = Float(rp[j]) }
                 }
