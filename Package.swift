@@ -8,6 +8,12 @@ import PackageDescription
 let engineFlags: [SwiftSetting] = [.unsafeFlags(["-O"])]
 let kernelFlags: [CSetting] = [.unsafeFlags(["-O3", "-fno-math-errno", "-ffp-contract=fast"])]
 
+/// The labs (labs/<folder>/{lab.json, Sources, Tests}, shared files in labs/Support; see docs/LABS.md). The reference
+/// solutions compile as one module named `Lab`, like a learner's package, so the graded tests are shared verbatim.
+let labFolders = ["Support", "L1-forward-process", "L3-ddpm", "L4-score-matching", "L8-fast-samplers"]
+func labPaths(_ part: String) -> [String] { labFolders.map { "\($0)/\(part)" } }
+let labMetadata = labFolders.dropFirst().map { "\($0)/lab.json" }
+
 let package = Package(
     name: "DiffusionLab",
     platforms: [.macOS(.v15)],
@@ -34,12 +40,17 @@ let package = Package(
             name: "DiffusionCommands",
             dependencies: ["CKernels", "DiffusionEngine", "DiffusionLayers", "Diffusion", "DiffusionBook", "DiffusionServer", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // Labs: the reference solutions (see docs/LABS.md).
+        .target(name: "Lab", dependencies: ["DiffusionEngine", "DiffusionLayers", "Diffusion"], path: "labs",
+                exclude: labPaths("Tests") + labMetadata, sources: labPaths("Sources")),
         .executableTarget(name: "DiffusionCLI", dependencies: ["DiffusionCommands"]),
         .testTarget(name: "DiffusionEngineTests", dependencies: ["DiffusionEngine"]),
         .testTarget(name: "DiffusionLayersTests", dependencies: ["DiffusionLayers"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion"]),
         .testTarget(name: "DiffusionCommandsTests", dependencies: ["DiffusionCommands"]),
         .testTarget(name: "DiffusionPlotTests", dependencies: ["DiffusionPlot"]),
+        .testTarget(name: "LabTests", dependencies: ["Lab", "DiffusionEngine", "DiffusionLayers", "Diffusion"], path: "labs",
+                    exclude: labPaths("Sources") + labMetadata, sources: labPaths("Tests")),
         .testTarget(name: "DiffusionBookTests", dependencies: ["DiffusionBook", "DiffusionServer"], exclude: ["Fixtures"]),
     ]
 )
