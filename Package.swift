@@ -40,7 +40,8 @@ let package = Package(
             name: "DiffusionCommands",
             dependencies: ["CKernels", "DiffusionEngine", "DiffusionLayers", "Diffusion", "DiffusionBook", "DiffusionServer", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        // Labs: the reference solutions (see docs/LABS.md).
+        // Labs: marker parsing, skeleton generation, learner packages, Chinese reports (Foundation only).
+        .target(name: "DiffusionLabs"),
         .target(name: "Lab", dependencies: ["DiffusionEngine", "DiffusionLayers", "Diffusion"], path: "labs",
                 exclude: labPaths("Tests") + labMetadata, sources: labPaths("Sources")),
         .executableTarget(name: "DiffusionCLI", dependencies: ["DiffusionCommands"]),
@@ -49,6 +50,7 @@ let package = Package(
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion"]),
         .testTarget(name: "DiffusionCommandsTests", dependencies: ["DiffusionCommands"]),
         .testTarget(name: "DiffusionPlotTests", dependencies: ["DiffusionPlot"]),
+        .testTarget(name: "DiffusionLabsTests", dependencies: ["DiffusionLabs"]),
         .testTarget(name: "LabTests", dependencies: ["Lab", "DiffusionEngine", "DiffusionLayers", "Diffusion"], path: "labs",
                     exclude: labPaths("Sources") + labMetadata, sources: labPaths("Tests")),
         .testTarget(name: "DiffusionBookTests", dependencies: ["DiffusionBook", "DiffusionServer"], exclude: ["Fixtures"]),

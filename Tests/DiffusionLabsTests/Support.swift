@@ -1,0 +1,14 @@
+import Foundation
+@testable import DiffusionLabs
+
+/// The repository this test was compiled from.
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+func repositoryCatalog() throws -> LabCatalog { try LabCatalog(folder: repositoryRoot.appendingPathComponent("labs")) }
+
+/// A fresh empty temporary folder.
+func temporaryFolder(_ name: String = "labs-test") throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID().uuidString.prefix(8))")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
