@@ -38,7 +38,7 @@ let package = Package(
         .target(name: "DiffusionServer", dependencies: [.product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "DiffusionCommands",
-            dependencies: ["CKernels", "DiffusionEngine", "DiffusionLayers", "Diffusion", "DiffusionBook", "DiffusionServer", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["CKernels", "DiffusionEngine", "DiffusionLayers", "Diffusion", "DiffusionBook", "DiffusionServer", "DiffusionLabs", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Labs: marker parsing, skeleton generation, learner packages, Chinese reports (Foundation only).
         .target(name: "DiffusionLabs"),
