@@ -34,7 +34,7 @@ let package = Package(
         // The book: SVG plots, Markdown (cmark-gfm) → static site, and a local server in its own target.
         .systemLibrary(name: "CCmarkGFM", path: "Sources/CCmarkGFM", providers: [.apt(["libcmark-gfm-dev", "libcmark-gfm-extensions-dev"])]),
         .target(name: "DiffusionPlot"),
-        .target(name: "DiffusionBook", dependencies: ["DiffusionEngine", "DiffusionPlot", "CCmarkGFM"]),
+        .target(name: "DiffusionBook", dependencies: ["DiffusionEngine", "Diffusion", "DiffusionPlot", "CCmarkGFM"]),
         .target(name: "DiffusionServer", dependencies: [.product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "DiffusionCommands",
@@ -53,6 +53,6 @@ let package = Package(
         .testTarget(name: "DiffusionLabsTests", dependencies: ["DiffusionLabs"]),
         .testTarget(name: "LabTests", dependencies: ["Lab", "DiffusionEngine", "DiffusionLayers", "Diffusion"], path: "labs",
                     exclude: labPaths("Sources") + labMetadata, sources: labPaths("Tests")),
-        .testTarget(name: "DiffusionBookTests", dependencies: ["DiffusionBook", "DiffusionServer"], exclude: ["Fixtures"]),
+        .testTarget(name: "DiffusionBookTests", dependencies: ["DiffusionBook", "Diffusion", "DiffusionServer"], exclude: ["Fixtures"]),
     ]
 )
