@@ -1,7 +1,7 @@
 # DiffusionLab — two commands: `make run` and `make test`.
 SWIFT      ?= swift
 # Debian packages the project needs at build or test time.
-APT_PACKAGES := libopenblas-dev libcmark-gfm-dev libcmark-gfm-extensions-dev libjs-katex chromium fonts-noto-cjk
+APT_PACKAGES := libopenblas-dev libcmark-gfm-dev libcmark-gfm-extensions-dev libjs-katex chromium fonts-noto-cjk libpng-dev zlib1g-dev
 BIN        := .build/release/diffusion
 
 .PHONY: run test bench build setup clean

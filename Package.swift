@@ -18,7 +18,7 @@ let package = Package(
     name: "DiffusionLab",
     platforms: [.macOS(.v15)],
     products: [
-        .library(name: "DiffusionLab", targets: ["DiffusionEngine", "DiffusionLayers", "Diffusion"]),
+        .library(name: "DiffusionLab", targets: ["DiffusionEngine", "DiffusionLayers", "Diffusion", "DiffusionData"]),
         .executable(name: "diffusion", targets: ["DiffusionCLI"]),
     ],
     dependencies: [
@@ -31,6 +31,11 @@ let package = Package(
         .target(name: "DiffusionEngine", dependencies: ["CKernels"], swiftSettings: engineFlags),
         .target(name: "DiffusionLayers", dependencies: ["DiffusionEngine"], swiftSettings: engineFlags),
         .target(name: "Diffusion", dependencies: ["DiffusionEngine", "DiffusionLayers"], swiftSettings: engineFlags),
+        // Image data (digits embedded, procedural shapes, IDX/PNG loaders, PNG/GIF writers) and image models.
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG", providers: [.apt(["libpng-dev"])]),
+        .target(name: "DiffusionData", dependencies: ["DiffusionEngine", "CZlib", "CPNG"], exclude: ["Resources/digits.rst"],
+                resources: [.embedInCode("Resources/digits.csv.gz")], swiftSettings: engineFlags),
         // The book: SVG plots, Markdown (cmark-gfm) → static site, and a local server in its own target.
         .systemLibrary(name: "CCmarkGFM", path: "Sources/CCmarkGFM", providers: [.apt(["libcmark-gfm-dev", "libcmark-gfm-extensions-dev"])]),
         .target(name: "DiffusionPlot"),
@@ -48,6 +53,7 @@ let package = Package(
         .testTarget(name: "DiffusionEngineTests", dependencies: ["DiffusionEngine"]),
         .testTarget(name: "DiffusionLayersTests", dependencies: ["DiffusionLayers"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion"]),
+        .testTarget(name: "DiffusionDataTests", dependencies: ["DiffusionData"]),
         .testTarget(name: "DiffusionCommandsTests", dependencies: ["DiffusionCommands"]),
         .testTarget(name: "DiffusionPlotTests", dependencies: ["DiffusionPlot"]),
         .testTarget(name: "DiffusionLabsTests", dependencies: ["DiffusionLabs"]),
