@@ -18,7 +18,7 @@ let package = Package(
     name: "DiffusionLab",
     platforms: [.macOS(.v15)],
     products: [
-        .library(name: "DiffusionLab", targets: ["DiffusionEngine", "DiffusionLayers", "Diffusion", "DiffusionData"]),
+        .library(name: "DiffusionLab", targets: ["DiffusionEngine", "DiffusionLayers", "Diffusion", "DiffusionData", "DiffusionModels"]),
         .executable(name: "diffusion", targets: ["DiffusionCLI"]),
     ],
     dependencies: [
@@ -36,6 +36,7 @@ let package = Package(
         .systemLibrary(name: "CPNG", path: "Sources/CPNG", providers: [.apt(["libpng-dev"])]),
         .target(name: "DiffusionData", dependencies: ["DiffusionEngine", "CZlib", "CPNG"], exclude: ["Resources/digits.rst"],
                 resources: [.embedInCode("Resources/digits.csv.gz")], swiftSettings: engineFlags),
+        .target(name: "DiffusionModels", dependencies: ["DiffusionLayers"], swiftSettings: engineFlags),
         // The book: SVG plots, Markdown (cmark-gfm) → static site, and a local server in its own target.
         .systemLibrary(name: "CCmarkGFM", path: "Sources/CCmarkGFM", providers: [.apt(["libcmark-gfm-dev", "libcmark-gfm-extensions-dev"])]),
         .target(name: "DiffusionPlot"),
@@ -54,6 +55,7 @@ let package = Package(
         .testTarget(name: "DiffusionLayersTests", dependencies: ["DiffusionLayers"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion"]),
         .testTarget(name: "DiffusionDataTests", dependencies: ["DiffusionData"]),
+        .testTarget(name: "DiffusionModelsTests", dependencies: ["DiffusionModels"]),
         .testTarget(name: "DiffusionCommandsTests", dependencies: ["DiffusionCommands"]),
         .testTarget(name: "DiffusionPlotTests", dependencies: ["DiffusionPlot"]),
         .testTarget(name: "DiffusionLabsTests", dependencies: ["DiffusionLabs"]),
