@@ -60,6 +60,20 @@ struct EngineBench: ParsableCommand {
                 print(String(format: "%6d   %16.1f   %21.1f   %23.2f   %8.0f%%", n, row.rawGFLOPs, row.apiGFLOPs, row.ratio, 100 * row.apiGFLOPs / peak))
             }
         }
+        if dl_gemm_native_available() != 0 && dl_sgemm_blas(0, 0, 0, 0, 0, 1, nil, 1, nil, 1, 0, nil, 1) != 0 {
+            if !json {
+                print("\nGEMM by shape class: native AVX-512 kernel vs the loaded BLAS, runs alternating, median of \(repeats):")
+                print("  class            op      M      N      K   native GFLOP/s   BLAS GFLOP/s   native/BLAS (median of pairs)")
+            }
+            for s in GEMMShape.all {
+                let row = s.measure(repeats: repeats, rng: &rng)
+                report.shapes.append(row)
+                if !json {
+                    print(String(format: "  %@ %@ %6d %6d %6d   %14.1f   %12.1f   %11.2f", s.label.padding(toLength: 15, withPad: " ", startingAt: 0),
+                                 s.op, s.m, s.n, s.k, row.nativeGFLOPs, row.blasGFLOPs, row.ratio))
+                }
+            }
+        }
         if !json { print("\nElement-wise (result allocated by the op, as in real use), median of \(repeats):") }
         for n in [16_384, 65_536, 1 << 20] {
             let x = rng.normal([n]), y = rng.normal([n])
@@ -84,12 +98,60 @@ struct EngineBench: ParsableCommand {
 }
 
 struct GEMMRow: Codable { let n: Int; let rawGFLOPs: Double; let apiGFLOPs: Double; let ratio: Double }
+struct GEMMShapeRow: Codable { let label: String; let op: String; let m: Int; let n: Int; let k: Int; let nativeGFLOPs: Double; let blasGFLOPs: Double; let ratio: Double }
+
+/// A GEMM shape the models use, timed through the native kernel and the loaded BLAS.
+struct GEMMShape {
+    let label: String
+    let transA: Bool, transB: Bool
+    let m: Int, n: Int, k: Int
+    var op: String { (transA ? "T" : "N") + (transB ? "T" : "N") }
+
+    init(_ label: String, _ op: String, _ m: Int, _ n: Int, _ k: Int) {
+        self.label = label; transA = op.hasPrefix("T"); transB = op.hasSuffix("T"); self.m = m; self.n = n; self.k = k
+    }
+
+    /// W1 MLP (batch 512) and its gradients, W2 conv-as-GEMM (im2col chunks) and gradients, attention, square, narrow.
+    static let all: [GEMMShape] = [
+        .init("W1 forward", "NN", 512, 256, 256), .init("W1 forward", "NN", 512, 256, 192),
+        .init("W1 grad input", "NT", 512, 256, 256), .init("W1 grad weight", "TN", 256, 256, 512),
+        .init("W2 conv", "NN", 32, 1792, 288), .init("W2 conv", "NN", 64, 832, 576), .init("W2 conv", "NN", 64, 448, 1152),
+        .init("W2 conv grad w", "NT", 32, 288, 1792), .init("W2 conv grad w", "NT", 64, 576, 832), .init("W2 conv grad w", "NT", 64, 1152, 448),
+        .init("W2 conv grad x", "TN", 288, 1792, 32), .init("W2 conv grad x", "TN", 576, 832, 64), .init("W2 conv grad x", "TN", 1152, 448, 64),
+        .init("attention", "NN", 64, 64, 64), .init("attention", "NT", 64, 64, 64), .init("attention", "TN", 64, 64, 64),
+        .init("square", "NN", 128, 128, 128), .init("square", "NN", 256, 256, 256), .init("square", "NN", 512, 512, 512), .init("square", "NN", 1024, 1024, 1024),
+        .init("narrow", "NN", 512, 2, 256), .init("narrow", "NN", 1, 1792, 288), .init("narrow", "NT", 1, 288, 1792),
+    ]
+
+    func measure(repeats: Int, rng: inout RandomGenerator) -> GEMMShapeRow {
+        let a = rng.normal([m * k]), b = rng.normal([k * n]), c = Tensor.zeros([m * n])
+        let (lda, ldb) = (transA ? m : k, transB ? k : n)
+        let flops = 2.0 * Double(m * n * k)
+        let inner = max(1, Int(1e8 / flops))
+        var natives: [Double] = [], blases: [Double] = [], ratios: [Double] = []
+        a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in c.withUnsafeBufferPointer { pc in
+            let out = UnsafeMutablePointer(mutating: pc.baseAddress!)
+            let (ta, tb) = (Int32(transA ? 1 : 0), Int32(transB ? 1 : 0))
+            let native = { for _ in 0..<inner { dl_sgemm_native(ta, tb, m, n, k, 1, pa.baseAddress, lda, pb.baseAddress, ldb, 0, out, n) } }
+            let blas = { for _ in 0..<inner { _ = dl_sgemm_blas(ta, tb, m, n, k, 1, pa.baseAddress, lda, pb.baseAddress, ldb, 0, out, n) } }
+            native(); blas()
+            for _ in 0..<repeats {
+                let tn = time(native) / Double(inner), tb = time(blas) / Double(inner)
+                natives.append(tn); blases.append(tb); ratios.append(tb / tn)
+            }
+        } } }
+        let mid = repeats / 2
+        return GEMMShapeRow(label: label, op: op, m: m, n: n, k: k, nativeGFLOPs: flops / natives.sorted()[mid] / 1e9,
+                            blasGFLOPs: flops / blases.sorted()[mid] / 1e9, ratio: ratios.sorted()[mid])
+    }
+}
 struct ElementwiseRow: Codable { let count: Int; let addGBs: Double; let scaleGBs: Double; let siluGBs: Double }
 struct BenchReport: Codable {
     let blas: String
     let threads: Int
     var peakGFLOPs = 0.0
     var gemm: [GEMMRow] = []
+    var shapes: [GEMMShapeRow] = []
     var elementwise: [ElementwiseRow] = []
 }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CKernels
 import DiffusionEngine
 import Foundation
 
@@ -10,9 +11,10 @@ struct Doctor: ParsableCommand {
         Engine.configure(threads: 1)
         print("DiffusionLab \(Engine.version)")
         print("BLAS:        \(Engine.blasName)\(Engine.blasPath.isEmpty ? "" : " (\(Engine.blasPath))")")
-        if Engine.blasName == "fallback" {
+        if Engine.blasName == "fallback" && ProcessInfo.processInfo.environment["DIFFUSIONLAB_GEMM"] != "fallback" {
             print("             no BLAS found: GEMM uses the portable fallback. Install it with: apt-get install libopenblas-dev")
         }
+        print("GEMM path:   \(String(cString: dl_gemm_path())) (set DIFFUSIONLAB_GEMM=native, openblas, fallback or auto)")
         print("Cores:       \(ProcessInfo.processInfo.activeProcessorCount) (engine threads: \(Engine.threads); set with --threads)")
         print("CPU:         \(CPUInfo.summary)")
         for tool in OptionalTool.all {

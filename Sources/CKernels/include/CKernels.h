@@ -7,3 +7,4 @@
 #include "dl_optim.h"
 #include "dl_norm.h"
 #include "dl_conv.h"
+#include "dl_gemm.h"
