@@ -16,6 +16,7 @@
 // which thread or which tile variant computed it, so 1 and 2 threads give bit-identical results.
 #include "dl_gemm.h"
 #include "dl_blas.h"
+#include <math.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -126,6 +127,8 @@ static const ukernel_fn ukernels[MR + 1][NV + 1] = {
 // ---------------------------------------------------------------------------------------------------------------
 // Packing.
 
+static long round_up(long x, long m) { return (x + m - 1) / m * m; }
+
 /// 8×8 transpose of eight 8-float rows.
 TARGET INLINE void transpose8(__m256 r[8]) {
     __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
@@ -187,7 +190,8 @@ TARGET static void pack_a(int trans, const float *A, long lda, long mrows, long 
 }
 
 /// Packs k in [0, kc) and columns [0, ncols) of op(B) into 48-column panels: panel q holds
-/// bp[q·48·kc + k·48 + j] = op(B)[k][48q + j], zero-padded to 48 columns.
+/// bp[q·48·kc + k·48 + j] = op(B)[k][48q + j]. A last, narrower panel is zero-padded to a multiple of 16 columns,
+/// the vectors its micro-kernel reads; the rest of its 48-column stride is left alone.
 TARGET static void pack_b(int trans, const float *B, long ldb, long kc, long ncols, float *bp) {
     for (long q = 0; q < ncols; q += NR) {
         const long cols = ncols - q < NR ? ncols - q : NR;
@@ -203,17 +207,18 @@ TARGET static void pack_b(int trans, const float *B, long ldb, long kc, long nco
                     _mm512_store_ps(d + 32, _mm512_loadu_ps(s + 32));
                 }
             } else {
+                const int nv = (int)((cols + 15) / 16);
                 __mmask16 m[NV];
-                for (int v = 0; v < NV; v++) {
+                for (int v = 0; v < nv; v++) {
                     long n = cols - 16 * v;
-                    m[v] = n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? 0 : (__mmask16)((1u << n) - 1);
+                    m[v] = n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
                 }
                 for (long k = 0; k < kc; k++)
-                    for (int v = 0; v < NV; v++)
+                    for (int v = 0; v < nv; v++)
                         _mm512_store_ps(dst + k * NR + 16 * v, _mm512_maskz_loadu_ps(m[v], src + k * ldb + 16 * v));
             }
         } else {      // op(B)[k][j] = B[j·ldb + k]: transpose 8 columns at a time
-            for (int g = 0; g < NR; g += 8) {
+            for (int g = 0; g < round_up(cols, 16); g += 8) {
                 const long n = cols - g;
                 if (n <= 0) {
                     for (long k = 0; k < kc; k++) _mm256_store_ps(dst + k * NR + g, _mm256_setzero_ps());
@@ -264,7 +269,6 @@ static pack_buffers *buffers(void) {
     return b;
 }
 
-static long round_up(long x, long m) { return (x + m - 1) / m * m; }
 static long min_l(long a, long b) { return a < b ? a : b; }
 static long max_l(long a, long b) { return a > b ? a : b; }
 
@@ -283,6 +287,72 @@ static void scale_c(const gemm_args *g, long m0, long m1, long n0, long n1) {
     }
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// Narrow products: dot products along k.
+//
+// When C has few columns (N < 16) or a single row, the 8×48 tile would mostly compute padding. If op(A)'s rows are
+// contiguous in k (A not transposed), each C[i][j] is instead a dot product of row i of A with column j of op(B)
+// (a row of B when B is transposed, else of a small transposed copy), taken 4×4 at a time: 16 zmm accumulators over
+// k, one horizontal sum each at the end. The choice depends on the shape alone, so every tile of a product — on
+// whatever thread — uses the same sums.
+
+static int use_dot(const gemm_args *g) {
+    return !g->transA && g->K >= 16 && (g->N < 16 || (g->transB && g->M < 4)) &&
+           (g->transB || g->N * g->K <= BUF_FLOATS);
+}
+
+/// C[i][j] for i in [m0, m1), j in [n0, n1): dot products of rows of A and rows of bt (row j − n0 at bt + (j − n0)·ldbt,
+/// k-contiguous).
+TARGET static void dot_block(const gemm_args *g, const float *bt, long ldbt, long m0, long m1, long n0, long n1) {
+    const long K = g->K, tail = K % 16, kv = K - tail;
+    const __mmask16 tmask = (__mmask16)((1u << tail) - 1);
+    for (long i0 = m0; i0 < m1; i0 += 4) {
+        const float *a[4];
+        for (int r = 0; r < 4; r++) a[r] = g->A + min_l(i0 + r, m1 - 1) * g->lda; // missing rows repeat the last
+        for (long j0 = n0; j0 < n1; j0 += 4) {
+            const float *b[4];
+            for (int c = 0; c < 4; c++) b[c] = bt + (min_l(j0 + c, n1 - 1) - n0) * ldbt;
+            __m512 acc[4][4];
+            for (int r = 0; r < 4; r++)
+                for (int c = 0; c < 4; c++) acc[r][c] = _mm512_setzero_ps();
+            for (long k = 0; k < kv; k += 16) {
+                __m512 av[4], bv[4];
+                for (int r = 0; r < 4; r++) av[r] = _mm512_loadu_ps(a[r] + k);
+                for (int c = 0; c < 4; c++) bv[c] = _mm512_loadu_ps(b[c] + k);
+                for (int r = 0; r < 4; r++)
+                    for (int c = 0; c < 4; c++) acc[r][c] = _mm512_fmadd_ps(av[r], bv[c], acc[r][c]);
+            }
+            if (tail) {
+                __m512 av[4], bv[4];
+                for (int r = 0; r < 4; r++) av[r] = _mm512_maskz_loadu_ps(tmask, a[r] + kv);
+                for (int c = 0; c < 4; c++) bv[c] = _mm512_maskz_loadu_ps(tmask, b[c] + kv);
+                for (int r = 0; r < 4; r++)
+                    for (int c = 0; c < 4; c++) acc[r][c] = _mm512_fmadd_ps(av[r], bv[c], acc[r][c]);
+            }
+            for (int r = 0; r < 4 && i0 + r < m1; r++) {
+                float *crow = g->C + (i0 + r) * g->ldc;
+                for (int c = 0; c < 4 && j0 + c < n1; c++) {
+                    const float sum = _mm512_reduce_add_ps(acc[r][c]);
+                    float *cp = crow + j0 + c;
+                    if (g->beta == 0.0f) *cp = g->alpha * sum;
+                    else if (g->beta == 1.0f) *cp = fmaf(g->alpha, sum, *cp);
+                    else *cp = fmaf(g->alpha, sum, g->beta * *cp);
+                }
+            }
+        }
+    }
+}
+
+/// The dot-product path for the tile in rows [m0, m1) and columns [n0, n1).
+TARGET static void dot_tile(const gemm_args *g, pack_buffers *buf, long m0, long m1, long n0, long n1) {
+    if (g->transB) { dot_block(g, g->B + n0 * g->ldb, g->ldb, m0, m1, n0, n1); return; }
+    // op(B) columns n0..n1 transposed into bt[(j − n0)·K + k] (fits: N·K ≤ BUF_FLOATS).
+    const long K = g->K, n = n1 - n0;
+    for (long k = 0; k < K; k++)
+        for (long j = 0; j < n; j++) buf->b[j * K + k] = g->B[k * g->ldb + n0 + j];
+    dot_block(g, buf->b, K, m0, m1, n0, n1);
+}
+
 /// The tile of C in rows [m0, m1) and columns [n0, n1), on the calling thread.
 TARGET static void gemm_tile(const gemm_args *g, long m0, long m1, long n0, long n1) {
     if (m0 >= m1 || n0 >= n1) return;
@@ -295,6 +365,7 @@ TARGET static void gemm_tile(const gemm_args *g, long m0, long m1, long n0, long
                           g->C + m0 * g->ldc + n0, g->ldc);
         return;
     }
+    if (use_dot(g)) { dot_tile(g, buf, m0, m1, n0, n1); return; }
     // K blocks depend on K alone (never on the tile), so every element sees the same sums in the same order.
     const long K = g->K, nk = (K + KC_MAX - 1) / KC_MAX, kcmax = (K + nk - 1) / nk;
     // op(B) = B is read in place, unpacked, when few row panels share each block of it (packing would cost more

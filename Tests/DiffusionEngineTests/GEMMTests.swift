@@ -2,7 +2,8 @@ import CKernels
 import Testing
 
 /// The native AVX-512 GEMM (Sources/CKernels/gemm_avx512.c) against a double-precision reference: every transpose
-/// combination, odd sizes around the 8×48 register tile and 16-float vectors, padded leading dimensions,
+/// combination, odd sizes around the 8×48 register tile and 16-float vectors (and the dot-product path for narrow C),
+/// padded leading dimensions,
 /// alpha/beta ∈ {0, 1, 0.5}, empty products, and bit-identical results on 1 and 2 threads.
 @Suite("Native AVX-512 GEMM")
 struct GEMMTests {
@@ -113,6 +114,8 @@ struct GEMMTests {
         let shapes: [(Bool, Bool, Int, Int, Int)] = [
             (false, false, 100, 300, 800), (true, true, 129, 97, 1000), (false, true, 32, 288, 1792), (true, false, 288, 700, 32),
             (false, false, 512, 2, 256), (false, true, 1, 288, 777), (true, false, 7, 1100, 9), (false, false, 1, 1792, 288),
+            // Narrow C (dot products along k): N < 16 or one row with B transposed.
+            (false, true, 32, 9, 5000), (false, false, 70, 15, 300), (false, true, 2, 100, 1000), (false, false, 45, 1, 16),
         ]
         for (n, (ta, tb, m, nn, k)) in shapes.enumerated() {
             let (alpha, beta) = Self.scales[n % 3]
@@ -148,7 +151,7 @@ struct GEMMTests {
         let shapes: [(Bool, Bool, Int, Int, Int)] = [
             (false, false, 512, 256, 256), (true, false, 256, 256, 512), (false, true, 512, 256, 192), (true, true, 129, 257, 900),
             (false, false, 64, 832, 576), (false, true, 64, 576, 832), (true, false, 576, 832, 64), (false, false, 64, 64, 64),
-            (false, false, 33, 1000, 1300), (false, false, 1, 1792, 288),
+            (false, false, 33, 1000, 1300), (false, false, 1, 1792, 288), (false, false, 512, 2, 256), (false, true, 32, 9, 3000),
         ]
         var split = 0
         for (n, (ta, tb, m, nn, k)) in shapes.enumerated() {
