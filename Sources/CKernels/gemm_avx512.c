@@ -16,6 +16,7 @@
 // which thread or which tile variant computed it, so 1 and 2 threads give bit-identical results.
 #include "dl_gemm.h"
 #include "dl_blas.h"
+#include "dl_bench.h"
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
@@ -62,6 +63,25 @@ int dl_gemm_native_available(void) {
         atomic_store_explicit(&cached, v, memory_order_relaxed);
     }
     return v;
+}
+
+/// Single-thread peak of 512-bit FMAs: 24 independent register accumulators, as many as the micro-kernel keeps.
+TARGET double dl_peak_fma512_gflops(long iterations) {
+    if (!dl_gemm_native_available()) return 0;
+    __m512 acc[24];
+    const __m512 a = _mm512_set1_ps(1.0001f), b = _mm512_set1_ps(0.9999f);
+    for (int i = 0; i < 24; i++) acc[i] = _mm512_setzero_ps();
+    const double t0 = dl_now();
+    for (long it = 0; it < iterations; it++) {
+        for (int i = 0; i < 24; i++) acc[i] = _mm512_fmadd_ps(acc[i], a, b);
+        __asm__ volatile("" : "+v"(acc[0]), "+v"(acc[1]), "+v"(acc[2]), "+v"(acc[3]), "+v"(acc[4]), "+v"(acc[5]));
+    }
+    const double dt = dl_now() - t0;
+    float sink = 0;
+    for (int i = 0; i < 24; i++) sink += _mm512_reduce_add_ps(acc[i]);
+    volatile float keep = sink;
+    (void)keep;
+    return (double)iterations * 24 * 16 * 2 / dt / 1e9;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -550,6 +570,7 @@ void dl_sgemm_native_threaded(int threads, int transA, int transB, long M, long 
 
 #else // not x86-64: the native kernel is absent
 
+double dl_peak_fma512_gflops(long iterations) { (void)iterations; return 0; }
 int dl_gemm_native_available(void) { return 0; }
 void dl_sgemm_native_threaded(int threads, int transA, int transB, long M, long N, long K, float alpha,
                               const float *A, long lda, const float *B, long ldb, float beta, float *C, long ldc) {

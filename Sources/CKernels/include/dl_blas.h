@@ -3,8 +3,8 @@
 #include <stddef.h>
 
 /// Row-major single-precision GEMM: C = alpha * op(A) op(B) + beta * C.
-/// On x86-64 CPUs with AVX-512 the engine's own kernel (dl_gemm.h) runs the shapes where it beats the BLAS;
-/// otherwise dispatches to the BLAS found at run time (OpenBLAS, Accelerate, any libblas with cblas_sgemm),
+/// On x86-64 CPUs with AVX-512 the engine's own kernel (dl_gemm.h) runs every shape (it beats OpenBLAS-Haswell on
+/// all the shape classes measured); otherwise dispatches to the BLAS found at run time (OpenBLAS, Accelerate, any libblas with cblas_sgemm),
 /// or to a portable blocked fallback when none is present. The environment variable DIFFUSIONLAB_GEMM forces a
 /// path: native, openblas (the loaded BLAS), fallback, or auto (the default).
 void dl_sgemm(int transA, int transB, long M, long N, long K, float alpha,
@@ -18,11 +18,11 @@ int dl_sgemm_blas(int transA, int transB, long M, long N, long K, float alpha,
 void dl_sgemm_fallback(int transA, int transB, long M, long N, long K, float alpha,
                        const float *A, long lda, const float *B, long ldb, float beta, float *C, long ldc);
 
-/// Description of the GEMM in use ("native AVX-512 GEMM + OpenBLAS 0.3.21 ...", "OpenBLAS 0.3.21 ...",
+/// Description of the GEMM in use ("native AVX-512 GEMM (OpenBLAS 0.3.21 ... loaded, ...)", "OpenBLAS 0.3.21 ...",
 /// "Accelerate", "fallback").
 const char *dl_blas_name(void);
-/// The GEMM path chosen: "auto" (native kernel and BLAS by shape), "native", "openblas" (the loaded BLAS, whatever
-/// it is), or "fallback".
+/// The GEMM path chosen: "auto" (the native kernel, with a BLAS also loaded), "native" (forced, or no BLAS found),
+/// "openblas" (the loaded BLAS, whatever it is), or "fallback".
 const char *dl_gemm_path(void);
 /// Path of the loaded library, or "" for the fallback.
 const char *dl_blas_path(void);

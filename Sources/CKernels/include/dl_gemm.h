@@ -26,6 +26,9 @@ void dl_sgemm_native_threaded(int threads, int transA, int transB, long M, long 
 void dl_gemm_native_set_threads(int n);
 int dl_gemm_native_threads(void);
 
+/// Single-thread peak of 512-bit fused multiply-adds in GFLOP/s (a register-only loop); 0 without AVX-512.
+double dl_peak_fma512_gflops(long iterations);
+
 /// Tiles the calling thread's most recent native GEMM was cut into for the thread pool: 1 when it ran on the caller
 /// alone, 0 when the kernel was not used (empty product, or no AVX-512). For tests.
 int dl_gemm_native_last_tiles(void);
