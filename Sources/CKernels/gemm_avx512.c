@@ -2,18 +2,20 @@
 //
 // C[M,N] = alpha · op(A)[M,K] · op(B)[K,N] + beta · C, all row-major.
 //
-// Loops (outermost first), per thread:
-//   pc: K in blocks of ≤ KC_MAX (split evenly; depends on K only, so every thread blocks K alike)
-//     jc: the thread's columns in blocks of ≤ NC → pack op(B)[pc, jc] into 48-column panels, k-major (L2-resident)
+// C is cut into tiles (one, or a grid for the thread pool). Per tile, outermost first:
+//   jc: columns in blocks of ≤ NC (NC·KC ≤ 128 Ki floats: a 512 KB block of B, L2-resident)
+//     pc: K in blocks of ≤ KC_MAX (split evenly; depends on K only) → pack op(B)[pc, jc] into 48-column panels,
+//         k-major (or, for NN tiles of ≤ 64 rows, read B in place)
 //       ic: rows in blocks of ≤ MC → pack op(A)[ic, pc] into 8-row panels, k-major
-//         ir: 8-row panel of A (stays in L1 while …)
+//         ir: 8-row panel of A (≤ 12 KB, stays in L1 while …)
 //           jr: … every 48-column panel of B streams past it: micro-kernel
 // The micro-kernel keeps an 8×48 block of C in 24 zmm accumulators (8 rows × 3 vectors of 16 columns): per k it
 // loads 3 vectors of B and broadcasts 8 values of A into 24 FMAs. Edge tiles use variants with fewer rows or
-// vectors (a mask on the last vector of each C row); packed panels are zero-padded so loads never need masks.
+// vectors (a mask on the last vector of each C row); packed panels are zero-padded so their loads need no masks.
+// Narrow products (N < 16, or M < 4 with B transposed) whose A rows are contiguous in k are dot products instead.
 //
-// Determinism: the value of C[i][j] depends only on the K blocking and the order of the FMAs along k, never on
-// which thread or which tile variant computed it, so 1 and 2 threads give bit-identical results.
+// Determinism: the value of C[i][j] depends only on the shape (K blocking, path) and the order of the FMAs along k,
+// never on which thread, tile or tile variant computed it, so 1 and 2 threads give bit-identical results.
 #include "dl_gemm.h"
 #include "dl_blas.h"
 #include "dl_bench.h"
@@ -41,7 +43,9 @@ int dl_gemm_native_threads(void) { return atomic_load(&g_threads); }
 enum { MR = 8, NR = 48, NV = NR / 16 };
 // Blocking: an 8×KC panel of A (≤ 12 KB) lives in L1 while a KC×NC block of B (≤ 512 KB) streams from L2.
 static const long KC_MAX = 384;
-long g_direct_rows = 64;
+/// NN tiles with at most this many rows read B in place instead of packing it (measured: 10–28% faster at
+/// M ≤ 64 on the W2 conv shapes, slower from M ≈ 96 on).
+static const long DIRECT_ROWS = 64;
 
 /// AVX-512F and AVX-512VL in the CPU (CPUID) and ZMM/opmask state enabled by the OS (XCR0).
 static int detect_avx512(void) {
@@ -390,7 +394,7 @@ TARGET static void gemm_tile(const gemm_args *g, long m0, long m1, long n0, long
     const long K = g->K, nk = (K + KC_MAX - 1) / KC_MAX, kcmax = (K + nk - 1) / nk;
     // op(B) = B is read in place, unpacked, when few row panels share each block of it (packing would cost more
     // than it saves).
-    const int direct = !g->transB && m1 - m0 <= g_direct_rows;
+    const int direct = !g->transB && m1 - m0 <= DIRECT_ROWS;
     const long ncb = block_size(n1 - n0, max_l(NR, BUF_FLOATS / kcmax / NR * NR), 16);
     const long mcb = block_size(m1 - m0, max_l(MR, BUF_FLOATS / kcmax / MR * MR), MR);
     for (long j0 = n0; j0 < n1; j0 += ncb) {
