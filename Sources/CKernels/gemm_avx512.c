@@ -555,7 +555,9 @@ void dl_sgemm_native_threaded(int threads, int transA, int transB, long M, long 
         const long min_tiles = serial > 300000.0 ? 2 * t : t;
         double best = serial * 0.85 - 3000.0;
         long bm = 0, bn = 0;
-        for (long gm = 1; gm <= 8; gm++) {
+        // Not even a perfect split would pay: skip the search (it costs about as much as a 32³ product).
+        if (serial / t >= best) best = 0;
+        for (long gm = 1; gm <= 8 && best > 0; gm++) {
             for (long gn = 1; gn <= 8; gn++) {
                 const long tm = round_up((M + gm - 1) / gm, MR), tn = round_up((N + gn - 1) / gn, 16);
                 const long tiles = ((M + tm - 1) / tm) * ((N + tn - 1) / tn);
