@@ -1,5 +1,6 @@
 import ArgumentParser
 import CKernels
+import Diffusion
 import DiffusionLayers
 import Foundation
 
@@ -38,21 +39,9 @@ struct WorkloadBench: ParsableCommand {
     }
 }
 
-/// W1: the 2-D toy denoiser MLP of torch_w1_mlp.py.
-final class W1Model: Module {
-    let inp = Linear(3 * 64, 256)
-    let blocks = (0..<3).map { _ in Linear(256, 256) }
-    let out = Linear(256, 2)
-
-    func callAsFunction(_ x: Tensor, _ t: Tensor) -> Tensor {
-        let e = Tensor.concat([sinusoidalEmbedding(x.select(axis: 1, 0) * 25, dim: 64),
-                               sinusoidalEmbedding(x.select(axis: 1, 1) * 25, dim: 64),
-                               sinusoidalEmbedding(t, dim: 64)], axis: 1)
-        var h = inp(e).silu()
-        for b in blocks { h = h + b(h).silu() }
-        return out(h)
-    }
-}
+/// W1: the 2-D toy denoiser MLP of torch_w1_mlp.py, now the library's standard toy model (same names, sizes and
+/// initialisation order).
+typealias W1Model = ToyMLP
 
 /// The DDPM linear-β schedule's ᾱ_t for T steps, as in the bench scripts.
 func benchAlphaBar(_ T: Int) -> Tensor {
