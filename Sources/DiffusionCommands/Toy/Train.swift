@@ -1,0 +1,120 @@
+import ArgumentParser
+import Diffusion
+import Foundation
+
+/// `diffusion train`: trains the toy MLP on a toy data set and writes a safetensors checkpoint.
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a small diffusion model on a 2-D (or 1-D) toy data set.",
+        discussion: """
+        Settings come from a JSON config file (--config) and flags; flags override the file, the file overrides the \
+        defaults. Config fields (all optional):
+          data            toy data set: \(ToyDataset.names.joined(separator: ", ")) (default moons)
+          objective       \(TrainingConfig.objectives.joined(separator: ", ")) (default ddpm = ε-MSE)
+          process         \(TrainingConfig.processes.joined(separator: ", ")) (default: the objective's own)
+          prediction      epsilon, sample (x0), v, score, velocity (default: the objective's natural one)
+          zeroTerminalSNR rescale a VP process to zero terminal SNR (false)
+          minSNRGamma     min-SNR-γ weighting for ddpm, x0, v (none)
+          steps (2000), batchSize (256), learningRate (0.006), warmupSteps (50, at most half the run), lrSchedule cosine|constant,
+          weightDecay (0), gradClip (1; 0 = off), emaDecay (0.99; 0 = off),
+          width (128), blocks (3), embeddingDim (64), inputScale (25)   ToyMLP size
+          conditional (false), labelDropout (0.1)                        class-conditional training for CFG
+          seed (0)
+        The checkpoint (model, optimizer, EMA and the config in its metadata) is written to a temporary file and \
+        renamed. Ctrl-C stops after the current step, saves the steps done so far and exits with status 130; \
+        --resume continues from it. See docs/CLI.md.
+        """
+    )
+
+    @Option(help: "JSON config file (fields above).") var config: String?
+    @Option(help: "Toy data set.") var data: String?
+    @Option(help: "Objective: \(TrainingConfig.objectives.joined(separator: ", ")).") var objective: String?
+    @Option(help: "Noise process: \(TrainingConfig.processes.joined(separator: ", ")).") var process: String?
+    @Option(help: "Network prediction: epsilon, sample, v, score, velocity.") var prediction: String?
+    @Flag(help: "Rescale the VP process to zero terminal SNR.") var zeroTerminalSnr = false
+    @Option(help: "Min-SNR-γ weighting.") var minSnrGamma: Double?
+    @Option(help: "Training steps.") var steps: Int?
+    @Option(help: "Batch size.") var batchSize: Int?
+    @Option(help: "Peak learning rate.") var lr: Double?
+    @Option(help: "Linear warm-up steps.") var warmupSteps: Int?
+    @Option(help: "EMA decay (0 = off).") var emaDecay: Double?
+    @Option(help: "ToyMLP width.") var width: Int?
+    @Option(help: "ToyMLP residual blocks.") var blocks: Int?
+    @Flag(help: "Train a class-conditional model.") var conditional = false
+    @Option(help: "Random seed (data, noise, initial weights).") var seed: UInt64?
+    @Option(help: "Checkpoint to write.") var output: String = "model.safetensors"
+    @Flag(help: "Continue from --output if it exists (same config).") var resume = false
+    @Option(help: "Progress on stderr: auto (a bar on a terminal, lines otherwise), bar, lines, none.") var progress: String = "auto"
+    @OptionGroup var compute: ComputeOptions
+
+    /// The config file (if any) with the flags applied, validated.
+    func resolvedConfig() throws -> TrainingConfig {
+        var c = TrainingConfig()
+        if let config {
+            guard let data = FileManager.default.contents(atPath: config) else { throw ValidationError("cannot read config file '\(config)'") }
+            do { c = try TrainingConfig.decode(json: data, source: config) } catch { throw ValidationError(error.description) }
+        }
+        if let data { c.data = data }
+        if let objective { c.objective = objective }
+        if let process { c.process = process }
+        if let prediction { c.prediction = prediction }
+        if zeroTerminalSnr { c.zeroTerminalSNR = true }
+        if let minSnrGamma { c.minSNRGamma = minSnrGamma }
+        if let steps { c.steps = steps }
+        if let batchSize { c.batchSize = batchSize }
+        if let lr { c.learningRate = lr }
+        if let warmupSteps { c.warmupSteps = warmupSteps }
+        if let emaDecay { c.emaDecay = emaDecay }
+        if let width { c.width = width }
+        if let blocks { c.blocks = blocks }
+        if conditional { c.conditional = true }
+        if let seed { c.seed = seed }
+        do { try c.validate() } catch { throw ValidationError(error.description) }
+        return c
+    }
+
+    func validate() throws {
+        guard ProgressBar.Mode(rawValue: progress) != nil else {
+            throw ValidationError("unknown --progress '\(progress)'; choose auto, bar, lines or none")
+        }
+        _ = try resolvedConfig()
+    }
+
+    func run() throws {
+        compute.apply()
+        let config = try resolvedConfig()
+        try ToyOutputs.checkWritable(output, what: "checkpoint")
+        let url = URL(fileURLWithPath: output)
+        let trainer: ToyTrainer
+        do { trainer = try ToyTrainer(config) } catch { throw ValidationError(error.description) }
+        if resume && FileManager.default.fileExists(atPath: output) {
+            let saved: ToyCheckpoint
+            do { saved = try ToyCheckpoint.load(url) } catch { throw ValidationError("cannot resume: \(error.description)") }
+            guard saved.config == config else { throw ValidationError("cannot resume from '\(output)': it was trained with a different config (\(saved.config.json))") }
+            do { try trainer.resume(from: url) } catch { throw ValidationError("cannot resume from '\(output)': \(error)") }
+        }
+        let log = { (s: String) in FileHandle.standardError.write(Data(s.utf8)) }
+        log("Training \(config.objective) on \(config.data): \(config.steps) steps, batch \(config.batchSize), ToyMLP \(trainer.model.network.parameterCount) parameters\(trainer.step > 0 ? ", resuming at step \(trainer.step)" : "")\n")
+        let bar = ProgressBar(total: config.steps, startingAt: trainer.step, mode: ProgressBar.Mode(rawValue: progress)!)
+        let first = trainer.step
+        let t0 = Date()
+        var lastLoss = Double.nan
+        Interrupt.install()
+        defer { Interrupt.restore() }
+        let hook = TrainHooks.afterStep.withLock { $0 }
+        trainer.train(shouldStop: { Interrupt.requested }) { step, loss in
+            lastLoss = loss
+            bar.update(step: step, loss: loss)
+            hook?(step)
+        }
+        bar.finish()
+        let elapsed = Date().timeIntervalSince(t0)
+        do { try trainer.save(to: url) } catch { throw ValidationError("cannot write the checkpoint '\(output)': \(error)") }
+        if trainer.step < config.steps {
+            log("Interrupted: stopped after step \(trainer.step) of \(config.steps); a valid checkpoint of these \(trainer.step) steps was written to \(output) (continue with --resume).\n")
+            throw ExitCode(Interrupt.exitStatus)
+        }
+        let rate = Double(trainer.step - first) / Swift.max(elapsed, 1e-9)
+        print(String(format: "Trained %d steps in %.1f s (%.1f it/s), final loss %.4f → %@", trainer.step - first, elapsed, rate, lastLoss, output))
+    }
+}
