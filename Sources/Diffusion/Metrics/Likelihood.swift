@@ -21,7 +21,8 @@ extension GaussianMixture: DivergenceProviding {}
 public enum Likelihood {
     /// How ∇·D is computed.
     public enum Divergence: Sendable, Hashable {
-        /// The closed form of a `DivergenceProviding` denoiser if it is one, else `exact`.
+        /// The closed form of a `DivergenceProviding` denoiser if it is one, else `exact` up to d = 8 and one fixed
+        /// Hutchinson probe beyond.
         case automatic
         /// d reverse-mode passes per evaluation (autograd): exact, for low dimension. The denoiser must be
         /// differentiable in x (built from engine ops, like `NetworkModel`); gradients also reach its parameters.
@@ -79,7 +80,7 @@ public enum Likelihood {
             if let exact = model as? any DivergenceProviding {
                 return (withNoGrad { model.denoise(x, at: level) }, exact.denoiserDivergence(x, at: level))
             }
-            return denoiseWithDivergence(model, x, level, .exact)
+            return denoiseWithDivergence(model, x, level, d <= 8 ? .exact : .hutchinson(probes: 1, seed: 0))
         case .exact:
             var div = [Double](repeating: 0, count: n)
             var D = x

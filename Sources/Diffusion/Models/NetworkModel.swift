@@ -46,7 +46,7 @@ public final class NetworkModel<Net: NoiseConditionalNetwork>: NoisePredictor, D
             let x0 = x̃ * LevelBatch.column(c.map(\.c_skip), rank: x.rank) + F * LevelBatch.column(c.map(\.c_out), rank: x.rank)
             return BatchParametrization.prediction(kind, x0: x0, x: x, levels: levels)
         }
-        if let times = levels.time {                      // the caller's levels are this process's (training)
+        if let times = levels.time, isNative(levels, times) {     // this process's own levels (training)
             let o = network(x, Tensor(times.map { Float(timeScale * $0) }), labels: y)
             return BatchParametrization.convert(o, from: output, to: kind, x: x, levels: levels)
         }
@@ -58,6 +58,13 @@ public final class NetworkModel<Net: NoiseConditionalNetwork>: NoisePredictor, D
         let o = network(xn, Tensor(times.map { Float(timeScale * $0) }), labels: y)
         let x0 = BatchParametrization.x0(from: o, output, x: xn, levels: native)
         return BatchParametrization.prediction(kind, x0: x0, x: x, levels: levels)
+    }
+
+    /// Whether the levels are this process's at the given times (an objective on another process gives times too).
+    func isNative(_ levels: LevelBatch, _ times: [Double]) -> Bool {
+        times.indices.allSatisfy { i in
+            Swift.abs(process.alpha(times[i]) - levels.alpha[i]) <= 1e-9 && Swift.abs(process.sigma(times[i]) - levels.sigma[i]) <= 1e-9
+        }
     }
 
     /// x̂₀ at one level (σ = 0 returns x/α).
