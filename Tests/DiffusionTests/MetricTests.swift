@@ -45,6 +45,11 @@ struct MetricTests {
         let small = metric.noiseFloor(n: 200, repeats: 4, sample: sample), large = metric.noiseFloor(n: 800, repeats: 4, sample: sample)
         print("floor \(metric.rawValue): n = 200 → \(small), n = 800 → \(large)")
         #expect(small > 0 && large > 0 && large < small)
+        if let expected = metric.expectedFloor(n: 200, sample: sample) {
+            let many = metric.noiseFloor(n: 200, repeats: 200, sample: sample)
+            print("floor \(metric.rawValue) at n = 200: expected \(expected), mean of 200 pairs \(many)")
+            #expect(abs(many / expected - 1) < 0.15)
+        }
         let bad = sample(800, 99) * 0.8 + 0.2
         #expect(metric(bad, sample(800, 98)) > 3 * large)
     }

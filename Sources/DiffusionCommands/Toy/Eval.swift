@@ -7,7 +7,7 @@ import Foundation
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Evaluate a trained toy model: energy distance, sliced Wasserstein, MMD (each with its noise floor) and the PF-ODE NLL.",
-        discussion: "Each metric compares --count samples with --count fresh data points, averaged over --repeats draws; its floor is the same metric between two independent data samples of that size (mean of 2·repeats). The V-statistics fluctuate heavily, so average before comparing. The NLL uses the instantaneous change of variables with an exact (autograd) divergence."
+        discussion: "Each metric compares --count samples with --count fresh data points, averaged over --repeats draws; its floor is the expected value of the same metric between two independent data samples of that size: exact for the energy distance (2·E‖X − X′‖/n) and MMD, the mean of 2·repeats pairs for the sliced Wasserstein distance. The V-statistics fluctuate heavily, so average before comparing. The NLL uses the instantaneous change of variables with an exact (autograd) divergence."
     )
 
     @OptionGroup var checkpoint: CheckpointOptions
@@ -50,7 +50,7 @@ struct Eval: ParsableCommand {
         let references = (0..<repeats).map { set.sample(options.count, seed: 0xE7A1 + UInt64($0)).points }
         let rows = metricList.compactMap(SampleMetric.init(rawValue:)).map { m in
             let value = zip(draws, references).map { m($0, $1) }.reduce(0, +) / Double(repeats)
-            let floor = m.noiseFloor(n: options.count, repeats: 2 * repeats) { n, s in set.sample(n, seed: 0xF100 + s).points }
+            let floor = m.floor(n: options.count, repeats: 2 * repeats) { n, s in set.sample(n, seed: 0xF100 + s).points }
             return Row(metric: m.rawValue, value: value, floor: floor, ratio: value / floor)
         }
         var nll: Double?, bpd: Double?, truth: Double?
