@@ -7,22 +7,27 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a small diffusion model on a 2-D (or 1-D) toy data set.",
         discussion: """
-        Settings come from a JSON config file (--config) and flags; flags override the file, the file overrides the \
-        defaults. Config fields (all optional):
-          data            toy data set: \(ToyDataset.names.joined(separator: ", ")) (default moons)
-          objective       \(TrainingConfig.objectives.joined(separator: ", ")) (default ddpm = ε-MSE)
-          process         \(TrainingConfig.processes.joined(separator: ", ")) (default: the objective's own)
-          prediction      epsilon, sample (x0), v, score, velocity (default: the objective's natural one)
-          zeroTerminalSNR rescale a VP process to zero terminal SNR (false)
-          minSNRGamma     min-SNR-γ weighting for ddpm, x0, v (none)
-          steps (2000), batchSize (256), learningRate (0.006), warmupSteps (50, at most half the run), lrSchedule cosine|constant,
-          weightDecay (0), gradClip (1; 0 = off), emaDecay (0.99; 0 = off),
-          width (128), blocks (3), embeddingDim (64), inputScale (25)   ToyMLP size
-          conditional (false), labelDropout (0.1)                        class-conditional training for CFG
-          seed (0)
-        The checkpoint (model, optimizer, EMA and the config in its metadata) is written to a temporary file and \
-        renamed. Ctrl-C stops after the current step, saves the steps done so far and exits with status 130; \
-        --resume continues from it. See docs/CLI.md.
+        Settings: defaults, then a JSON config file (--config), then flags.
+        Config fields, all optional [default]:
+          data [moons]        \(ToyDataset.names.prefix(5).joined(separator: ", ")),
+                              \(ToyDataset.names.dropFirst(5).joined(separator: ", "))
+          objective [ddpm]    \(TrainingConfig.objectives.joined(separator: ", "))
+          process             \(TrainingConfig.processes.joined(separator: ", "))
+                              [the objective's own]
+          prediction          epsilon, sample (x0), v, score, velocity
+                              [the objective's natural one]
+          zeroTerminalSNR     rescale a VP process to zero terminal SNR [false]
+          minSNRGamma         min-SNR-γ weighting for ddpm, x0, v [none]
+          steps [2000]  batchSize [256]  learningRate [0.006]
+          warmupSteps [50, at most half the run]  lrSchedule [cosine] | constant
+          weightDecay [0]  gradClip [1; 0 = off]  emaDecay [0.99; 0 = off]
+          width [128]  blocks [3]  embeddingDim [64]  inputScale [25]   (ToyMLP)
+          conditional [false]  labelDropout [0.1]   (class-conditional, for CFG)
+          seed [0]
+        The checkpoint (model, optimizer, EMA; the config in its metadata) is
+        written to a temporary file and renamed. Ctrl-C stops after the current
+        step, saves the steps done so far and exits with status 130; --resume
+        continues from it. See docs/CLI.md.
         """
     )
 
