@@ -56,9 +56,14 @@ struct Eval: ParsableCommand {
         var nll: Double?, bpd: Double?, truth: Double?
         if nllCount > 0 {
             let held = set.sample(nllCount, seed: 0x4E11).points
+            // Moment-matched prior N(m, σ_max² + v) from a data sample (see Likelihood).
+            let probe = set.sample(4000, seed: 0x4E12).points, d = set.dimension
+            let columns = (0..<d).map { j in probe.select(axis: 1, j).scalars.map(Double.init) }
+            let mean = columns.map { $0.reduce(0, +) / Double($0.count) }
+            let variance = zip(columns, mean).map { c, m in c.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(c.count) }.reduce(0, +) / Double(d)
             let values = withNoGrad { () -> [Double] in
                 Likelihood.negativeLogLikelihood(loaded.model, held, sigmaMin: config.samplingRange.min, sigmaMax: config.samplingRange.max,
-                                                 steps: nllSteps, divergence: .exact)
+                                                 steps: nllSteps, divergence: .exact, dataMean: mean, dataVariance: variance)
             }
             nll = values.reduce(0, +) / Double(nllCount)
             bpd = Likelihood.bitsPerDimension(nll!, dimension: set.dimension)
