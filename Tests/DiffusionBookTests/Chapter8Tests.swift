@@ -203,6 +203,8 @@ struct Chapter8Tests {
         #expect(n["calls_heun"] == Double(2 * N - 1) && n["calls_dpm2"] == Double(2 * N - 1) && n["calls_flow_midpoint"] == Double(2 * N))
         #expect(n["calls_euler"] == Double(N) && n["calls_dpmpp_2m"] == Double(N) && n["calls_pc"] == Double(2 * N))
         #expect(n["calls_annealed_langevin"] == Double(20 * N + 1))
+        for k in ["euler", "ddim", "ddpm", "euler_ancestral", "dpmpp_2m", "dpmpp_3m", "unipc", "lms", "euler_maruyama", "flow_euler"] { #expect(n["calls_\(k)"] == Double(N), "\(k)") }
+        for k in ["heun", "heun_churn", "dpm2", "flow_heun"] { #expect(n["calls_\(k)"] == Double(2 * N - 1), "\(k)") }
 
         // §8.6.2: the three spacings for N = 10, T = 1000, and their levels from an independent ᾱ table.
         var p = 1.0
@@ -216,6 +218,11 @@ struct Chapter8Tests {
             #expect(Self.close(n["first_logsnr_\(name)"], log(abar[first]) - log1p(-abar[first]), rel: 1e-9))
         }
         #expect(n["ztsnr_trailing_first_infinite"] == 1 && n["ztsnr_leading_first_sigma"]!.isFinite)
+        // Exercise 8.8 (b): leading and linspace jump from σ ≈ 0.35 to 0.01, a step ratio r ≈ 0.2.
+        for (a, b) in [(200, 100), (222, 111)] {
+            let r = log(level(a) / level(b)) / log(level(b) / level(0))
+            #expect(r > 0.18 && r < 0.25 && Swift.abs(level(b) - 0.36) < 0.03, "r = \(r)")
+        }
 
         // Exercise 8.5: Karras midpoints by formula, the ρ → ∞ limit is the geometric mean.
         for rho in [1.0, 3, 7, 1000] {
@@ -264,6 +271,9 @@ struct Chapter8Tests {
         #expect(Self.close(n["richardson_slope"], -Self.slope([32, 64, 128], rich), abs: 0.05))
         #expect(Self.close(n["unic1_slope"], -Self.slope([32, 64, 128], uni), abs: 0.05))
         #expect(Swift.abs(n["unic1_slope"]! - 2) < 0.2 && Swift.abs(n["richardson_slope"]! - 2) < 0.25)
+        // Exercise 8.12 (b): at 96 calls the extrapolated Euler beats Heun and is comparable with 2M.
+        let order = try Self.run("ch8-order")
+        #expect(n["richardson_err_64"]! < order["err_heun_48"]! && n["richardson_err_64"]! < 2 * order["err_dpmpp_2m_96"]!)
         let heun32 = Self.globalError(Self.heun, steps: 32), euler64 = Self.globalError(Self.euler, steps: 64)
         #expect(Self.close(n["euler_calls_to_match_heun"], 64 * euler64 / heun32, rel: 0.03))
         #expect(n["euler_calls_to_match_heun"]! > 3 * 64, "the answer says Euler needs several times Heun's calls")
