@@ -119,7 +119,8 @@ public enum Chapter8 {
         name: "ch8-order",
         summary: "Local error of one step against h and global error against model calls (log-log, fitted slopes) for every deterministic sampler on the exact PF-ODE of a 2-D mixture.",
         defaults: ["seed": "3", "n": "64", "steps": "3,4,6,8,12,16,24,32,48,64,96,128", "h": "0.05,0.1,0.2,0.4,0.8",
-                   "fit_h": "3", "sigma_max": "80", "sigma_min": "0.02", "sigma_local": "1"]
+                   "fit_h": "3", "sigma_max": "80", "sigma_min": "0.02", "sigma_local": "1"],
+        revision: 2
     ) { p in
         let seed = try p.int("seed", in: 0...1_000_000)
         let n = try p.int("n", in: 2...4096)
@@ -138,7 +139,7 @@ public enum Chapter8 {
 
         // Local error: one step of size h from a point on the exact trajectory at σ_local.
         let xa = m.probabilityFlow(start, from: σMax, to: σLocal, steps: 2000)
-        var local = Plot(width: 340, height: 350, title: "一步的局部误差", x: Axis("步长 h = log(σᵢ/σᵢ₊₁)", scale: .log), y: Axis("均方根误差", scale: .log))
+        var local = Plot(width: 340, height: 350, title: "一步的局部误差", x: Axis("步长 h = log(σᵢ/σᵢ₊₁)", scale: .log), y: Axis("均方根误差", scale: .log, range: 1e-6...10))
         for (c, (name, label)) in [("euler", "Euler = DDIM"), ("heun", "Heun"), ("dpm2", "DPM-Solver-2")].enumerated() {
             var errors: [Double] = []
             for h in hs {
@@ -157,7 +158,7 @@ public enum Chapter8 {
         }
 
         // Global error at σ_min against model calls.
-        var global = Plot(width: 470, height: 350, title: "整段的全局误差", x: Axis("模型调用次数 NFE", scale: .log), y: Axis("均方根误差", scale: .log))
+        var global = Plot(width: 470, height: 350, title: "整段的全局误差", x: Axis("模型调用次数 NFE", scale: .log), y: Axis("均方根误差", scale: .log, range: 1e-5...1e3))
         let styles: [LineStyle] = [.solid, .solid, .dashed, .solid, .solid, .dashed, .dotted]
         for (c, s) in orderSamplers.enumerated() {
             var cache: [Int: (err: Double, calls: Int)] = [:]
