@@ -19,6 +19,7 @@
 #include "dl_gemm.h"
 #include "dl_blas.h"
 #include "dl_bench.h"
+#include "dl_pool.h"
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
@@ -429,101 +430,29 @@ TARGET static void gemm_tile(const gemm_args *g, long m0, long m1, long n0, long
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Threads. C is cut into a grid of tiles that the caller and a small pool of persistent workers take one at a time
-// from a shared ticket, so a worker that the OS does not schedule (busy machine) only delays the tile it took,
-// never the whole product. A caller that finds the pool busy (GEMMs issued from several threads at once) runs
-// its GEMM alone.
-//
-// The ticket packs (generation << 32 | next tile << 16 | tile count). The job's fields are written before the
-// ticket is published (release) and read only after a tile is claimed from it (acquire), and the caller returns only
-// when every claimed tile is done, so a late worker never reads a stale job.
+// Threads. C is cut into a grid of tiles that the caller and the shared worker pool (pool.c) take one at a time, so
+// a worker that the OS does not schedule (busy machine) only delays the tile it took, never the whole product. A
+// caller that finds the pool busy (GEMMs issued from several threads at once) runs its tiles alone.
 
 enum { MAX_THREADS = 8, MAX_TILES = 64 };
 
-static pthread_mutex_t g_pool_busy = PTHREAD_MUTEX_INITIALIZER;
-static pthread_mutex_t g_pool_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t g_pool_wake = PTHREAD_COND_INITIALIZER;
-static int g_workers = 0;                   // workers started (guarded by g_pool_busy)
-static int g_sleepers = 0;                  // workers blocked on g_pool_wake (guarded by g_pool_lock)
-static uint32_t g_generation = 0;           // last generation published (guarded by g_pool_busy)
-static _Atomic uint64_t g_ticket = 0;
-static atomic_long g_done = 0;              // tiles finished in the current generation
-static gemm_args g_job;                     // the current product
-static long g_tile_m, g_tile_n, g_grid_n;   // tile height and width, tiles per row of the grid
+typedef struct {
+    const gemm_args *g;
+    long tile_m, tile_n, grid_n;   // tile height and width, tiles per row of the grid
+} tile_job;
 
-/// Runs tiles of generation `gen` until none is left.
-static void run_tiles(uint32_t gen) {
-    uint64_t t = atomic_load_explicit(&g_ticket, memory_order_acquire);
-    for (;;) {
-        if ((uint32_t)(t >> 32) != gen || ((t >> 16) & 0xFFFF) >= (t & 0xFFFF)) return;
-        if (!atomic_compare_exchange_weak_explicit(&g_ticket, &t, t + (1u << 16), memory_order_acq_rel, memory_order_acquire))
-            continue;
-        const long tile = (long)((t >> 16) & 0xFFFF);
-        const long bi = tile / g_grid_n, bj = tile % g_grid_n;
-        const long m0 = bi * g_tile_m, n0 = bj * g_tile_n;
-        gemm_tile(&g_job, m0, min_l(g_job.M, m0 + g_tile_m), n0, min_l(g_job.N, n0 + g_tile_n));
-        atomic_fetch_add_explicit(&g_done, 1, memory_order_acq_rel);
-        t = atomic_load_explicit(&g_ticket, memory_order_acquire);
-    }
+static void tile_task(void *ctx, long tile) {
+    const tile_job *j = ctx;
+    const long bi = tile / j->grid_n, bj = tile % j->grid_n;
+    const long m0 = bi * j->tile_m, n0 = bj * j->tile_n;
+    gemm_tile(j->g, m0, min_l(j->g->M, m0 + j->tile_m), n0, min_l(j->g->N, n0 + j->tile_n));
 }
 
-/// Wait this many TSC ticks (≈ 100 µs) for new work before sleeping.
-static const uint64_t SPIN_TICKS = 1u << 18;
-
-static void *worker_main(void *arg) {
-    (void)arg;
-    uint32_t seen = 0;
-    for (;;) {
-        uint64_t t;
-        const uint64_t start = __rdtsc();
-        while ((uint32_t)((t = atomic_load_explicit(&g_ticket, memory_order_acquire)) >> 32) == seen) {
-            // Spin briefly, then poll with sched_yield (cheap on an idle core, and it lets other processes run on
-            // a busy machine), then sleep.
-            const uint64_t elapsed = __rdtsc() - start;
-            if (elapsed < SPIN_TICKS / 8) { _mm_pause(); continue; }
-            if (elapsed < SPIN_TICKS) { sched_yield(); continue; }
-            pthread_mutex_lock(&g_pool_lock);
-            g_sleepers++;
-            while ((uint32_t)(atomic_load_explicit(&g_ticket, memory_order_acquire) >> 32) == seen)
-                pthread_cond_wait(&g_pool_wake, &g_pool_lock);
-            g_sleepers--;
-            pthread_mutex_unlock(&g_pool_lock);
-        }
-        seen = (uint32_t)(t >> 32);
-        run_tiles(seen);
-    }
-    return NULL;
-}
-
-/// Runs the product as a grid of tiles on the pool; returns 0 (having done nothing) when the pool is busy.
+/// Runs the product as a grid of tiles on the pool; returns 1 when the pool took part.
 static int run_parallel(const gemm_args *g, int threads, long tm, long tn) {
-    if (pthread_mutex_trylock(&g_pool_busy) != 0) return 0;
-    while (g_workers < threads - 1) {
-        pthread_t t;
-        pthread_attr_t attr;
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        const int ok = pthread_create(&t, &attr, worker_main, NULL) == 0;
-        pthread_attr_destroy(&attr);
-        if (!ok) break;
-        g_workers++;
-    }
     const long gm = (g->M + tm - 1) / tm, gn = (g->N + tn - 1) / tn;
-    g_job = *g;
-    g_tile_m = tm;
-    g_tile_n = tn;
-    g_grid_n = gn;
-    atomic_store_explicit(&g_done, 0, memory_order_relaxed);
-    const uint32_t gen = ++g_generation == 0 ? ++g_generation : g_generation;
-    atomic_store_explicit(&g_ticket, (uint64_t)gen << 32 | (uint64_t)(gm * gn), memory_order_release);
-    pthread_mutex_lock(&g_pool_lock);
-    if (g_sleepers > 0) pthread_cond_broadcast(&g_pool_wake);
-    pthread_mutex_unlock(&g_pool_lock);
-    run_tiles(gen);
-    for (int spins = 0; atomic_load_explicit(&g_done, memory_order_acquire) < gm * gn;)
-        if (++spins < 4000) _mm_pause(); else sched_yield();
-    pthread_mutex_unlock(&g_pool_busy);
-    return 1;
+    tile_job j = {g, tm, tn, gn};
+    return dl_parallel_for(threads, gm * gn, tile_task, &j);
 }
 
 /// Estimated cycles for `threads` threads to compute the tiles of a tm×tn grid: FMAs (8 per panel, vector and k,
@@ -566,8 +495,8 @@ void dl_sgemm_native_threaded(int threads, int transA, int transB, long M, long 
                 if (c < best) { best = c; bm = tm; bn = tn; }
             }
         }
-        if (bm > 0 && run_parallel(&g, t, bm, bn)) {
-            tl_last_tiles = (int)(((M + bm - 1) / bm) * ((N + bn - 1) / bn));
+        if (bm > 0) {
+            if (run_parallel(&g, t, bm, bn)) tl_last_tiles = (int)(((M + bm - 1) / bm) * ((N + bn - 1) / bn));
             return;
         }
     }

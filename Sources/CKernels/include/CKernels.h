@@ -8,3 +8,4 @@
 #include "dl_norm.h"
 #include "dl_conv.h"
 #include "dl_gemm.h"
+#include "dl_pool.h"

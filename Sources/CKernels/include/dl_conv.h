@@ -19,6 +19,22 @@ void dl_col2im(const float *cols, long nb, long sample_stride, long C, long H, l
                long kh, long kw, long sh, long sw, long ph, long pw, long dh, long dw,
                long Ho, long Wo, float *x);
 
+/// Direct convolution for stride 1, one group and an output the size of the input ("same": 2·ph = dh·(kh − 1),
+/// 2·pw = dw·(kw − 1)), on NCHW buffers without a column buffer, on up to `threads` threads of the pool (results
+/// bit-identical for any thread count). Needs AVX-512: dl_conv_same_available() says whether these may be called.
+int dl_conv_same_available(void);
+/// y[n, o] = bias[o] + Σ_{c, i, j} w[o, c, i, j] · x[n, c, h + i·dh − ph, w + j·dw − pw] (zero outside);
+/// x [N, C, H, W], w [O, C, kh, kw], y [N, O, H, W]; bias [O] may be NULL.
+void dl_conv_same_forward(int threads, long N, long C, long H, long W, long O, long kh, long kw, long dh, long dw,
+                          const float *x, const float *w, const float *bias, float *y);
+/// The adjoint of dl_conv_same_forward (the input gradient): gx [N, C, H, W] from gy [N, O, H, W] (overwritten).
+void dl_conv_same_backward_input(int threads, long N, long C, long H, long W, long O, long kh, long kw, long dh,
+                                 long dw, const float *gy, const float *w, float *gx);
+/// The weight gradient gw[o, c, i, j] = Σ_{n, h, w} gy[n, o, h, w] · x[n, c, h + i·dh − ph, w + j·dw − pw]
+/// (overwritten; zero for N = 0).
+void dl_conv_same_backward_weight(int threads, long N, long C, long H, long W, long O, long kh, long kw, long dh,
+                                  long dw, const float *x, const float *gy, float *gw);
+
 /// dst[c, n, l] = src[n, c, l] for a contiguous [N, C, L] source (channel-major gather).
 void dl_ncl_to_cnl(long N, long C, long L, const float *src, float *dst);
 /// dst[n, c, l] = src[c, n, l] (the inverse scatter).

@@ -43,6 +43,49 @@ enum ConvKernels {
         return (nb, ranges)
     }
 
+    /// Stride-1, one-group convolutions whose output is the size of the input ("same" padding) run on the direct
+    /// kernels of conv_same.c (no column buffer, NCHW in and out) when the CPU has AVX-512 and the GEMM path is not
+    /// forced away from the native one. Task-local so tests can compare with the column path.
+    @TaskLocal static var directSame = true
+    static let directSameAvailable: Bool = {
+        let path = String(cString: dl_gemm_path())
+        return dl_conv_same_available() != 0 && (path == "auto" || path == "native")
+    }()
+
+    static func usesDirectSame(_ g: ConvGeometry) -> Bool {
+        g.groups == 1 && g.sh == 1 && g.sw == 1 && g.ho == g.h && g.wo == g.w && directSame && directSameAvailable
+    }
+
+    /// conv(x, w) + bias on the direct kernels: x [n, c, h, w] → [n, o, h, w].
+    static func sameForward(_ x: Tensor, _ w: Tensor, _ bias: Tensor?, _ g: ConvGeometry) -> Tensor {
+        let y = Tensor(uninitialized: [g.n, g.o, g.h, g.w])
+        withExtendedLifetime((x, w, bias)) {
+            dl_conv_same_forward(Int32(Engine.threads), g.n, g.c, g.h, g.w, g.o, g.kh, g.kw, g.dh, g.dw, x.pointer, w.pointer,
+                                 bias?.pointer, y.pointer)
+        }
+        return y
+    }
+
+    /// The adjoint of `sameForward` (no bias): gy [n, o, h, w] → [n, c, h, w].
+    static func sameBackwardInput(_ gy: Tensor, _ w: Tensor, _ g: ConvGeometry) -> Tensor {
+        let gx = Tensor(uninitialized: [g.n, g.c, g.h, g.w])
+        withExtendedLifetime((gy, w)) {
+            dl_conv_same_backward_input(Int32(Engine.threads), g.n, g.c, g.h, g.w, g.o, g.kh, g.kw, g.dh, g.dw, gy.pointer,
+                                        w.pointer, gx.pointer)
+        }
+        return gx
+    }
+
+    /// The weight gradient Σ gy ⋆ x [o, c, kh, kw] on the direct kernels.
+    static func sameBackwardWeight(_ x: Tensor, _ gy: Tensor, _ g: ConvGeometry) -> Tensor {
+        let gw = Tensor(uninitialized: [g.o, g.c, g.kh, g.kw])
+        withExtendedLifetime((x, gy)) {
+            dl_conv_same_backward_weight(Int32(Engine.threads), g.n, g.c, g.h, g.w, g.o, g.kh, g.kw, g.dh, g.dw, x.pointer,
+                                         gy.pointer, gw.pointer)
+        }
+        return gw
+    }
+
     static func im2col(_ x: UnsafePointer<Float>, _ nb: Int, _ g: ConvGeometry, _ cols: UnsafeMutablePointer<Float>) {
         dl_im2col(x, nb, g.c * g.inPlane, g.cg, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.ho, g.wo, cols)
     }
@@ -181,8 +224,14 @@ extension Tensor {
                                ph: padding.0, pw: padding.1, dh: dilation.0, dw: dilation.1, groups: groups)
 
         let x = detached().contiguous(), wt = weight.detached().contiguous()
-        let out = ConvKernels.convolve(x, weight: wt, outputGrad: nil, geo).y!
-        if let bias { ConvKernels.addBias(out, bias.detached().contiguous()) }
+        let direct = ConvKernels.usesDirectSame(geo)
+        let out: Tensor
+        if direct {
+            out = ConvKernels.sameForward(x, wt, bias?.detached().contiguous(), geo)
+        } else {
+            out = ConvKernels.convolve(x, weight: wt, outputGrad: nil, geo).y!
+            if let bias { ConvKernels.addBias(out, bias.detached().contiguous()) }
+        }
 
         let (needX, needW, needB) = (node != nil, weight.node != nil, bias?.node != nil)
         let savedX: Tensor? = needW ? x : nil, savedW: Tensor? = needX ? wt : nil
@@ -190,7 +239,13 @@ extension Tensor {
         let inputs = hasBias ? [self, weight, bias!] : [self, weight]
         return Tensor.record(.conv2d, out, inputs) { g in
             let gc = g.detached().contiguous()
-            let (gx, gw) = needX || needW ? ConvKernels.transposeConvolve(gc, weight: savedW, input: savedX, geo) : (nil, nil)
+            let (gx, gw): (Tensor?, Tensor?)
+            if direct {
+                gx = savedW.map { ConvKernels.sameBackwardInput(gc, $0, geo) }
+                gw = savedX.map { ConvKernels.sameBackwardWeight($0, gc, geo) }
+            } else {
+                (gx, gw) = needX || needW ? ConvKernels.transposeConvolve(gc, weight: savedW, input: savedX, geo) : (nil, nil)
+            }
             guard hasBias else { return [gx, gw] }
             return [gx, gw, needB ? ConvKernels.channelSum(gc) : nil]
         }
@@ -233,7 +288,8 @@ extension Tensor {
                                ph: padding.0, pw: padding.1, dh: dilation.0, dw: dilation.1, groups: groups)
 
         let x = detached().contiguous(), wt = weight.detached().contiguous()
-        let out = ConvKernels.transposeConvolve(x, weight: wt, input: nil, geo).gx!
+        let direct = ConvKernels.usesDirectSame(geo)
+        let out = direct ? ConvKernels.sameBackwardInput(x, wt, geo) : ConvKernels.transposeConvolve(x, weight: wt, input: nil, geo).gx!
         if let bias { ConvKernels.addBias(out, bias.detached().contiguous()) }
 
         let (needX, needW, needB) = (node != nil, weight.node != nil, bias?.node != nil)
@@ -242,7 +298,13 @@ extension Tensor {
         let inputs = hasBias ? [self, weight, bias!] : [self, weight]
         return Tensor.record(.convTranspose2d, out, inputs) { g in
             let gc = g.detached().contiguous()
-            let (gx, gw) = needX || needW ? ConvKernels.convolve(gc, weight: savedW, outputGrad: savedX, geo) : (nil, nil)
+            let (gx, gw): (Tensor?, Tensor?)
+            if direct {
+                gx = savedW.map { ConvKernels.sameForward(gc, $0, nil, geo) }
+                gw = savedX.map { ConvKernels.sameBackwardWeight(gc, $0, geo) }
+            } else {
+                (gx, gw) = needX || needW ? ConvKernels.convolve(gc, weight: savedW, outputGrad: savedX, geo) : (nil, nil)
+            }
             guard hasBias else { return [gx, gw] }
             return [gx, gw, needB ? ConvKernels.channelSum(gc) : nil]
         }
