@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 @testable import DiffusionBook
 
 /// Paths and shared builds for the book tests.
@@ -9,9 +10,7 @@ enum Fixtures {
     static let realBook = repoRoot.appendingPathComponent("book")
 
     static func tempDir(_ name: String) -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("dl-book-\(name)-\(UUID().uuidString)")
-        try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
+        TemporaryFolder.make(name)
     }
 
     /// Renders a book in memory (with a private cache so tests never share state).

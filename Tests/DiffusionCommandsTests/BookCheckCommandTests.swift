@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TestSupport
 import Testing
 @testable import DiffusionCommands
 
@@ -8,7 +9,7 @@ import Testing
 struct BookCheckCommandTests {
     @Test func theRealBookChecksClean() throws {
         let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let cache = FileManager.default.temporaryDirectory.appendingPathComponent("dl-book-check-\(UUID().uuidString)")
+        let cache = TemporaryFolder.make("book-check")
         defer { try? FileManager.default.removeItem(at: cache) }
         let cmd = try #require(try DiffusionCommand.parseAsRoot(
             ["book", "check", "--source", repo.appendingPathComponent("book").path, "--cache", cache.path]) as? BookCheck)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TestSupport
 import Testing
 @testable import DiffusionCommands
 
@@ -23,7 +24,7 @@ struct BookCommandTests {
     }
 
     @Test func buildOfAMissingBookFailsWithTheFileName() throws {
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("dl-cli-\(UUID().uuidString)")
+        let out = TemporaryFolder.root.appendingPathComponent("cli-\(UUID().uuidString)")
         let cmd = try #require(try DiffusionCommand.parseAsRoot(["book", "build", "--source", "/nonexistent-book", "--out", out.appendingPathComponent("site").path]) as? BookBuild)
         #expect(throws: ExitCode.failure) { try cmd.run() }
         #expect(!FileManager.default.fileExists(atPath: out.path))

@@ -1,11 +1,12 @@
 import ArgumentParser
 import Foundation
+import TestSupport
 import Testing
 @testable import DiffusionCommands
 
 @Suite("diffusion lab: list, init, check (arguments and failures)")
 struct LabCommandTests {
-    static func folder() -> URL { FileManager.default.temporaryDirectory.appendingPathComponent("dl-lab-cli-\(UUID().uuidString)") }
+    static func folder() -> URL { TemporaryFolder.root.appendingPathComponent("lab-cli-\(UUID().uuidString)") }
 
     @Test func arguments() throws {
         #expect(parseFailure(["lab", "list"]) == nil)

@@ -1,14 +1,13 @@
 import ArgumentParser
 import Diffusion
 import Foundation
+import TestSupport
 import Testing
 @testable import DiffusionCommands
 
 /// A fresh empty folder under the system temporary directory.
 func temporaryFolder() throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("dl-cli-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url
+    TemporaryFolder.make("cli")
 }
 
 /// Parses and runs a command; returns the error it throws, if any.

@@ -1,12 +1,11 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import DiffusionData
 
 /// A fresh empty directory under the system temporary directory.
 func temporaryDirectory() throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("dl-data-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url
+    TemporaryFolder.make("data")
 }
 
 /// Runs `body`, expecting a `DataError` with `fault` whose message names `file`.

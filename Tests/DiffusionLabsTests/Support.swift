@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 @testable import DiffusionLabs
 
 /// The repository this test was compiled from.
@@ -8,7 +9,5 @@ func repositoryCatalog() throws -> LabCatalog { try LabCatalog(folder: repositor
 
 /// A fresh empty temporary folder.
 func temporaryFolder(_ name: String = "labs-test") throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID().uuidString.prefix(8))")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url
+    TemporaryFolder.make(name)
 }

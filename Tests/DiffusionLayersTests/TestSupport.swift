@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import DiffusionLayers
 
@@ -27,9 +28,7 @@ func expectClose(_ a: [Float], _ b: [Double], tol: Float = 1e-5, _ what: String 
 
 /// A fresh empty directory under the system temporary directory.
 func temporaryDirectory() throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("dl-layers-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url
+    TemporaryFolder.make("layers")
 }
 
 /// The W1 anchor MLP of the bench (`torch_w1_mlp.py`): same layers, same parameter names.

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import DiffusionModels
 
@@ -65,7 +66,7 @@ import Testing
 @Test func unetCheckpointsRoundTripWithTheirConfig() throws {
     let cfg = UNetConfig(imageSize: 8, channels: 8, channelMultipliers: [1, 2], attentionResolutions: [4], classCount: 10, contextDim: 4, groups: 4)
     let a = withParameterSeed(1) { UNet(cfg) }
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("dl-unet-\(UUID().uuidString).safetensors")
+    let url = TemporaryFolder.make("unet").appendingPathComponent("model.safetensors")
     defer { try? FileManager.default.removeItem(at: url) }
     try a.save(to: url, config: cfg)
     let meta = try withParameterSeed(2) { UNet(cfg) }.load(from: url)
