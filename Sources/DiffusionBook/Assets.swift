@@ -66,7 +66,7 @@ code{font-family:ui-monospace,"SFMono-Regular","DejaVu Sans Mono",monospace;font
 .equation .math.display{flex:1 1 auto;min-width:0}
 .eqno{flex:none;color:var(--fg)}
 .math.inline .katex{white-space:normal}
-.table-wrap{overflow-x:auto;margin:1rem 0;max-width:100%}
+.table-wrap{overflow-x:auto;margin:1rem 0;max-width:100%;position:relative}
 table{border-collapse:collapse;min-width:60%}
 th,td{border:1px solid var(--border);padding:.35rem .7rem;text-align:left;vertical-align:top}
 thead th{background:var(--panel)}

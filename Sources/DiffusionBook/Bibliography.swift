@@ -4,6 +4,8 @@ public struct BibEntry: Sendable, Hashable {
     public let type: String
     public let fields: [String: String]
     public let line: Int
+    /// "a", "b", … when other entries share the same author-year label (Song et al., 2021a / 2021b); else "".
+    public internal(set) var yearSuffix = ""
 
     /// Family names of the authors, in order.
     var surnames: [String] {
@@ -17,8 +19,10 @@ public struct BibEntry: Sendable, Hashable {
 
     var year: String { fields["year"] ?? "n.d." }
 
-    /// "Ho et al., 2020"-style label used in citations.
-    var citationLabel: String {
+    /// "Ho et al., 2020"-style label used in citations, with the year's suffix when it is ambiguous.
+    var citationLabel: String { baseLabel + yearSuffix }
+
+    var baseLabel: String {
         let s = surnames
         let who: String
         switch s.count {
@@ -43,9 +47,9 @@ public struct BibEntry: Sendable, Hashable {
                 }
                 return n
             }
-            parts.append(HTML.escape(names.joined(separator: ", ")) + " (\(HTML.escape(year))).")
+            parts.append(HTML.escape(names.joined(separator: ", ")) + " (\(HTML.escape(year + yearSuffix))).")
         } else {
-            parts.append("(\(HTML.escape(year))).")
+            parts.append("(\(HTML.escape(year + yearSuffix))).")
         }
         if let t = fields["title"] { parts.append("<cite>\(HTML.escape(t))</cite>.") }
         let venue = fields["journal"] ?? fields["booktitle"] ?? fields["publisher"] ?? fields["howpublished"]
@@ -141,6 +145,19 @@ public struct Bibliography: Sendable {
             }
         }
         if !diagnostics.isEmpty { throw BookBuildError(diagnostics) }
+        disambiguateYears()
+    }
+
+    /// Entries with the same author-year label get suffixes a, b, … in order of title (then key), so every
+    /// citation names one work.
+    mutating func disambiguateYears() {
+        let groups = Dictionary(grouping: entries.values, by: \.baseLabel).values.filter { $0.count > 1 }
+        for group in groups {
+            let ordered = group.sorted { ($0.fields["title"] ?? "", $0.key) < ($1.fields["title"] ?? "", $1.key) }
+            for (n, e) in ordered.enumerated() {
+                entries[e.key]!.yearSuffix = String(UnicodeScalar(UInt8(ascii: "a") + UInt8(min(n, 25))))
+            }
+        }
     }
 }
 

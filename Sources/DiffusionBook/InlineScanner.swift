@@ -125,7 +125,7 @@ extension Preprocessor {
             if c == "[" && i + 1 < s.count && s[i + 1] == "@", let end = find("]", from: i + 2) {
                 let inner = text(i + 1, end)
                 var keys: [String] = []
-                var locator: String?
+                var locators: [String?] = []
                 var ok = true
                 for part in inner.split(separator: ";") {
                     let p = part.trimmingCharacters(in: .whitespaces)
@@ -135,10 +135,10 @@ extension Preprocessor {
                     guard !key.isEmpty else { ok = false; break }
                     keys.append(String(key))
                     let loc = body.dropFirst(key.count).drop(while: { $0 == "," || $0 == " " })
-                    if !loc.isEmpty { locator = String(loc) }
+                    locators.append(loc.isEmpty ? nil : String(loc))
                 }
                 if ok {
-                    emit(.cite(keys: keys, locator: locator, line: lineAt[i]))
+                    emit(.cite(keys: keys, locators: locators, line: lineAt[i]))
                     i = end + 1
                     continue
                 }

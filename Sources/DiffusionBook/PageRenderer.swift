@@ -48,7 +48,8 @@ struct PageRenderer {
         var n = 0
         for (k, cut) in page.cuts.enumerated() { if case .heading = cut { headingOrder[k] = n; n += 1 } }
         html = Self.replaceHeadings(html) { level, inner in
-            guard let (cutIndex, range) = Self.firstToken(in: inner), let order = headingOrder[cutIndex] else { return nil }
+            guard let (cutIndex, range) = Self.firstToken(in: inner, where: { headingOrder[$0] != nil }),
+                  let order = headingOrder[cutIndex] else { return nil }
             var content = inner
             content.removeSubrange(range)
             content = content.trimmingCharacters(in: .whitespaces)
@@ -95,11 +96,15 @@ struct PageRenderer {
         return String(out)
     }
 
-    static func firstToken(in s: String) -> (Int, Range<String.Index>)? {
-        guard let a = s.unicodeScalars.firstIndex(of: Placeholder.open),
-              let b = s.unicodeScalars[a...].firstIndex(of: Placeholder.close),
-              let n = Int(String(s.unicodeScalars[s.unicodeScalars.index(after: a)..<b])) else { return nil }
-        return (n, a..<s.unicodeScalars.index(after: b))
+    /// The first placeholder in `s` whose index satisfies `accept` (a heading's label comes after any math in it).
+    static func firstToken(in s: String, where accept: (Int) -> Bool = { _ in true }) -> (Int, Range<String.Index>)? {
+        let u = s.unicodeScalars
+        var from = u.startIndex
+        while let a = u[from...].firstIndex(of: Placeholder.open), let b = u[a...].firstIndex(of: Placeholder.close) {
+            if let n = Int(String(u[u.index(after: a)..<b])), accept(n) { return (n, a..<u.index(after: b)) }
+            from = u.index(after: b)
+        }
+        return nil
     }
 
     /// Calls `transform(level, inner)` for each `<hN>…</hN>`; nil keeps the heading as it is.
@@ -167,17 +172,18 @@ struct PageRenderer {
                         error(page, line, "unresolved reference '@\(label)': no such label is defined")
                         piece = "??"
                     }
-                case let .cite(keys, locator, line):
+                case let .cite(keys, locators, line):
                     var parts: [String] = []
-                    for key in keys {
+                    for (key, locator) in zip(keys, locators) {
                         if let e = bibliography.entries[key] {
                             citedKeys.insert(key)
-                            parts.append("<a href=\"bibliography.html#\(Self.anchorForKey(key))\">\(HTML.escape(e.citationLabel))</a>")
+                            parts.append("<a href=\"bibliography.html#\(Self.anchorForKey(key))\">\(HTML.escape(e.citationLabel))</a>"
+                                         + (locator.map { ", " + HTML.escape($0) } ?? ""))
                         } else {
                             error(page, line, "unknown citation '@\(key)': not in the bibliography")
                         }
                     }
-                    piece = "<span class=\"cite\">[" + parts.joined(separator: "; ") + (locator.map { ", " + HTML.escape($0) } ?? "") + "]</span>"
+                    piece = "<span class=\"cite\">[" + parts.joined(separator: "; ") + "]</span>"
                 case let .number(name, parameters, key, format, line):
                     guard let e = registry[name], let p = try? e.parameters(parameters),
                           let result = results[ExperimentRunner.Request(name: name, parameters: p)] else { piece = "??"; break }

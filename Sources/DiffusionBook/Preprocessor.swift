@@ -41,7 +41,7 @@ struct Target: Sendable {
 enum Cut: Sendable {
     case math(tex: String, display: Bool, label: String?, line: Int)
     case ref(label: String, line: Int)
-    case cite(keys: [String], locator: String?, line: Int)
+    case cite(keys: [String], locators: [String?], line: Int)
     case number(experiment: String, parameters: [String: String], key: String, format: String?, line: Int)
     case heading(level: Int, label: String?, line: Int)
 }

@@ -52,3 +52,27 @@ struct EndToEndTests {
         #expect(Metrics.energyDistance(x, config.dataset.sample(1000, seed: 5000).points) > 10 * floor)
     }
 }
+
+@Suite("Sampling options")
+struct SamplingOptionsTests {
+    @Test("trailing spacing keeps every step and starts at σ_T; zero terminal SNR starts at the top of the range")
+    func trailingKeepsEveryStep() throws {
+        var config = TrainingConfig()
+        config.process = "vp-linear"
+        var options = SamplingOptions()
+        options.schedule = "trailing"
+        for steps in [10, 100, 1000] {
+            options.steps = steps
+            let expected = Schedule.discrete(steps: steps, process: DiscreteVP.linear(), spacing: .trailing)
+            let σ = try options.sigmas(for: config)
+            #expect(σ == expected, "steps \(steps)")
+            #expect(σ.count == steps + 1 && σ[0] > 80, "σ_T of the linear schedule is ≈ 157")
+        }
+        config.zeroTerminalSNR = true
+        config.objective = "v"
+        config.prediction = "v"
+        options.steps = 25
+        let z = try options.sigmas(for: config)
+        #expect(z[0] == 80 && z.allSatisfy(\.isFinite) && zip(z, z.dropFirst()).allSatisfy { $0 > $1 })
+    }
+}

@@ -34,7 +34,9 @@ public struct SamplingOptions: Sendable, Equatable {
             guard let T = process.discreteSteps else { throw ConfigError("the trailing schedule needs a discrete process; '\(config.resolvedProcessName)' is continuous") }
             guard steps <= T else { throw ConfigError("trailing spacing allows at most T = \(T) steps, got \(steps)") }
             let σ = Schedule.discrete(steps: steps, process: process, spacing: .trailing)
-            return σ[0].isFinite && σ[0] <= 80 ? σ : [hi] + σ.dropFirst().filter { $0 < hi }
+            // σ_T is a level the model was trained at: keep it, so exactly `steps` steps run. Only zero terminal
+            // SNR (σ_T = ∞) starts lower, at the top of the sampling range.
+            return σ[0].isFinite ? σ : [hi] + σ.dropFirst().filter { $0 < hi }
         default:
             throw ConfigError("unknown schedule '\(schedule)'; choose one of: \(Self.schedules.joined(separator: ", "))")
         }
