@@ -2,6 +2,7 @@
 // Inner loops run over restrict pointers with the padding handled by precomputed valid ranges, so the
 // hot loops carry no bounds tests and vectorise.
 #include "dl_conv.h"
+#include "dl_pool.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,10 +22,11 @@ static inline void valid_range(long n, long s, long off, long out, long *lo, lon
     *hi = b;
 }
 
-DL_MULTIVERSION void dl_im2col(const float *restrict x, long nb, long ss, long C, long H, long W,
-                               long kh, long kw, long sh, long sw, long ph, long pw, long dh, long dw,
-                               long Ho, long Wo, float *restrict cols) {
-    const long L = Ho * Wo, ld = nb * L, HW = H * W;
+/// im2col of channels [0, C) of x into cols (row stride ld), images [n0, n1) of the chunk.
+DL_MULTIVERSION static void im2col_part(const float *restrict x, long n0, long n1, long ld, long ss, long C, long H, long W,
+                                        long kh, long kw, long sh, long sw, long ph, long pw, long dh, long dw,
+                                        long Ho, long Wo, float *restrict cols) {
+    const long L = Ho * Wo, HW = H * W;
     for (long c = 0; c < C; c++) {
         for (long i = 0; i < kh; i++) {
             const long offh = i * dh - ph;
@@ -35,7 +37,7 @@ DL_MULTIVERSION void dl_im2col(const float *restrict x, long nb, long ss, long C
                 long ow_lo, ow_hi;
                 valid_range(W, sw, offw, Wo, &ow_lo, &ow_hi);
                 float *restrict row = cols + ((c * kh + i) * kw + j) * ld;
-                for (long n = 0; n < nb; n++) {
+                for (long n = n0; n < n1; n++) {
                     const float *restrict plane = x + n * ss + c * HW;
                     float *restrict d = row + n * L;
                     memset(d, 0, sizeof(float) * (size_t)(oh_lo * Wo));
@@ -57,23 +59,23 @@ DL_MULTIVERSION void dl_im2col(const float *restrict x, long nb, long ss, long C
     }
 }
 
-DL_MULTIVERSION void dl_col2im(const float *restrict cols, long nb, long ss, long C, long H, long W,
-                               long kh, long kw, long sh, long sw, long ph, long pw, long dh, long dw,
-                               long Ho, long Wo, float *restrict x) {
-    const long L = Ho * Wo, ld = nb * L, HW = H * W;
-    for (long c = 0; c < C; c++) {
-        for (long i = 0; i < kh; i++) {
-            const long offh = i * dh - ph;
-            long oh_lo, oh_hi;
-            valid_range(H, sh, offh, Ho, &oh_lo, &oh_hi);
-            for (long j = 0; j < kw; j++) {
-                const long offw = j * dw - pw;
-                long ow_lo, ow_hi;
-                valid_range(W, sw, offw, Wo, &ow_lo, &ow_hi);
-                const float *restrict row = cols + ((c * kh + i) * kw + j) * ld;
-                for (long n = 0; n < nb; n++) {
-                    float *restrict plane = x + n * ss + c * HW;
-                    const float *restrict d = row + n * L;
+/// col2im of images [n0, n1) (every channel), accumulating into x.
+DL_MULTIVERSION static void col2im_part(const float *restrict cols, long n0, long n1, long ld, long ss, long C, long H, long W,
+                                        long kh, long kw, long sh, long sw, long ph, long pw, long dh, long dw,
+                                        long Ho, long Wo, float *restrict x) {
+    const long L = Ho * Wo, HW = H * W;
+    for (long n = n0; n < n1; n++)
+        for (long c = 0; c < C; c++) {
+            float *restrict plane = x + n * ss + c * HW;
+            for (long i = 0; i < kh; i++) {
+                const long offh = i * dh - ph;
+                long oh_lo, oh_hi;
+                valid_range(H, sh, offh, Ho, &oh_lo, &oh_hi);
+                for (long j = 0; j < kw; j++) {
+                    const long offw = j * dw - pw;
+                    long ow_lo, ow_hi;
+                    valid_range(W, sw, offw, Wo, &ow_lo, &ow_hi);
+                    const float *restrict d = cols + ((c * kh + i) * kw + j) * ld + n * L;
                     for (long oh = oh_lo; oh < oh_hi; oh++) {
                         float *restrict t = plane + (oh * sh + offh) * W;
                         const float *restrict o = d + oh * Wo;
@@ -86,46 +88,106 @@ DL_MULTIVERSION void dl_col2im(const float *restrict cols, long nb, long ss, lon
                 }
             }
         }
+}
+
+/// Work below this many floats stays on the calling thread.
+enum { PAR_MIN = 1 << 15 };
+
+typedef struct {
+    const float *src;
+    float *dst;
+    long nb, ss, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo;
+    long per;   // channels (im2col) or images (col2im, transposes, bias) per task
+    long N, L;  // transposes and per-channel kernels
+    const float *bias;
+} conv_job;
+
+static void im2col_task(void *ctx, long t) {
+    const conv_job *j = ctx;
+    const long c0 = t * j->per, c1 = c0 + j->per < j->C ? c0 + j->per : j->C, L = j->Ho * j->Wo, ld = j->nb * L;
+    im2col_part(j->src + c0 * j->H * j->W, 0, j->nb, ld, j->ss, c1 - c0, j->H, j->W, j->kh, j->kw, j->sh, j->sw, j->ph,
+                j->pw, j->dh, j->dw, j->Ho, j->Wo, j->dst + c0 * j->kh * j->kw * ld);
+}
+
+static void col2im_task(void *ctx, long n) {
+    const conv_job *j = ctx;
+    col2im_part(j->src, n, n + 1, j->nb * j->Ho * j->Wo, j->ss, j->C, j->H, j->W, j->kh, j->kw, j->sh, j->sw, j->ph, j->pw,
+                j->dh, j->dw, j->Ho, j->Wo, j->dst);
+}
+
+void dl_im2col(const float *x, long nb, long ss, long C, long H, long W, long kh, long kw, long sh, long sw, long ph,
+               long pw, long dh, long dw, long Ho, long Wo, float *cols) {
+    const int t = C * kh * kw * nb * Ho * Wo >= PAR_MIN ? dl_threads() : 1;
+    conv_job j = {x, cols, nb, ss, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, 0, 0, 0, NULL};
+    j.per = t > 1 ? (C + 4 * t - 1) / (4 * t) : (C > 0 ? C : 1);
+    dl_parallel_for(t, (C + j.per - 1) / j.per, im2col_task, &j);
+}
+
+void dl_col2im(const float *cols, long nb, long ss, long C, long H, long W, long kh, long kw, long sh, long sw, long ph,
+               long pw, long dh, long dw, long Ho, long Wo, float *x) {
+    // Images are independent, and each image sums its taps in the same order on any thread.
+    const int t = C * kh * kw * nb * Ho * Wo >= PAR_MIN ? dl_threads() : 1;
+    conv_job j = {cols, x, nb, ss, C, H, W, kh, kw, sh, sw, ph, pw, dh, dw, Ho, Wo, 1, 0, 0, NULL};
+    dl_parallel_for(t, nb, col2im_task, &j);
+}
+
+static void ncl_to_cnl_task(void *ctx, long n) {
+    const conv_job *j = ctx;
+    for (long c = 0; c < j->C; c++)
+        memcpy(j->dst + (c * j->N + n) * j->L, j->src + (n * j->C + c) * j->L, sizeof(float) * (size_t)j->L);
+}
+
+static void cnl_to_ncl_task(void *ctx, long n) {
+    const conv_job *j = ctx;
+    for (long c = 0; c < j->C; c++)
+        memcpy(j->dst + (n * j->C + c) * j->L, j->src + (c * j->N + n) * j->L, sizeof(float) * (size_t)j->L);
+}
+
+void dl_ncl_to_cnl(long N, long C, long L, const float *src, float *dst) {
+    conv_job j = {src, dst, 0, 0, C, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, N, L, NULL};
+    dl_parallel_for(N * C * L >= PAR_MIN ? dl_threads() : 1, N, ncl_to_cnl_task, &j);
+}
+
+void dl_cnl_to_ncl(long N, long C, long L, const float *src, float *dst) {
+    conv_job j = {src, dst, 0, 0, C, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, N, L, NULL};
+    dl_parallel_for(N * C * L >= PAR_MIN ? dl_threads() : 1, N, cnl_to_ncl_task, &j);
+}
+
+DL_MULTIVERSION static void add_bias_task(void *ctx, long n) {
+    const conv_job *j = ctx;
+    for (long c = 0; c < j->C; c++) {
+        float *restrict p = j->dst + (n * j->C + c) * j->L;
+        const float b = j->bias[c];
+        for (long l = 0; l < j->L; l++) p[l] += b;
     }
 }
 
-void dl_ncl_to_cnl(long N, long C, long L, const float *restrict src, float *restrict dst) {
-    for (long n = 0; n < N; n++)
-        for (long c = 0; c < C; c++)
-            memcpy(dst + (c * N + n) * L, src + (n * C + c) * L, sizeof(float) * (size_t)L);
+void dl_add_channel_bias(long N, long C, long L, const float *bias, float *x) {
+    conv_job j = {NULL, x, 0, 0, C, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, N, L, bias};
+    dl_parallel_for(N * C * L >= PAR_MIN ? dl_threads() : 1, N, add_bias_task, &j);
 }
 
-void dl_cnl_to_ncl(long N, long C, long L, const float *restrict src, float *restrict dst) {
-    for (long n = 0; n < N; n++)
-        for (long c = 0; c < C; c++)
-            memcpy(dst + (n * C + c) * L, src + (c * N + n) * L, sizeof(float) * (size_t)L);
-}
-
-DL_MULTIVERSION void dl_add_channel_bias(long N, long C, long L, const float *restrict bias, float *restrict x) {
-    for (long n = 0; n < N; n++)
-        for (long c = 0; c < C; c++) {
-            float *restrict p = x + (n * C + c) * L;
-            const float b = bias[c];
-            for (long l = 0; l < L; l++) p[l] += b;
-        }
-}
-
-DL_MULTIVERSION void dl_channel_sum(long N, long C, long L, const float *restrict x, float *restrict out) {
-    for (long c = 0; c < C; c++) {
-        double acc = 0;
-        for (long n = 0; n < N; n++) {
-            const float *restrict p = x + (n * C + c) * L;
-            float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};   // eight lanes, so the sum vectorises without -ffast-math
-            long l = 0;
-            for (; l + 8 <= L; l += 8)
-                for (int k = 0; k < 8; k++) part[k] += p[l + k];
-            float s = 0.0f;
-            for (; l < L; l++) s += p[l];
-            for (int k = 0; k < 8; k++) s += part[k];
-            acc += s;
-        }
-        out[c] = (float)acc;
+DL_MULTIVERSION static void channel_sum_task(void *ctx, long c) {
+    const conv_job *j = ctx;
+    const long N = j->N, C = j->C, L = j->L;
+    double acc = 0;
+    for (long n = 0; n < N; n++) {
+        const float *restrict p = j->src + (n * C + c) * L;
+        float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};   // eight lanes, so the sum vectorises without -ffast-math
+        long l = 0;
+        for (; l + 8 <= L; l += 8)
+            for (int k = 0; k < 8; k++) part[k] += p[l + k];
+        float s = 0.0f;
+        for (; l < L; l++) s += p[l];
+        for (int k = 0; k < 8; k++) s += part[k];
+        acc += s;
     }
+    j->dst[c] = (float)acc;
+}
+
+void dl_channel_sum(long N, long C, long L, const float *x, float *out) {
+    conv_job j = {x, out, 0, 0, C, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, N, L, NULL};
+    dl_parallel_for(N * C * L >= PAR_MIN ? dl_threads() : 1, C, channel_sum_task, &j);
 }
 
 // ---- Pooling ----

@@ -1,5 +1,6 @@
 // Element-wise kernels. Inner loops run over restrict pointers so the compiler vectorises them.
 #include "dl_kernels.h"
+#include "dl_pool.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,28 +88,87 @@ static inline __attribute__((always_inline)) void binary_row(int op, long n, con
     }
 }
 
-DL_MULTIVERSION void dl_binary(int op, int ndim, const long *shape, const float *a, const long *sa,
+// ---- Parallel split. Element-wise results do not depend on how the work is cut, so any split is exact. ----
+
+/// Work below this many elements stays on the calling thread (waking a worker costs more).
+enum { PAR_MIN = 1 << 15 };
+
+static int par_threads(long n) { return n >= PAR_MIN ? dl_threads() : 1; }
+
+/// Chunk length for n elements on t threads: about four chunks per thread, at least 8192 elements, a multiple of 16.
+static long par_chunk(long n, int t) {
+    long c = (n + 4 * t - 1) / (4 * t);
+    c = (c + 15) & ~15L;
+    return c < 8192 ? 8192 : c;
+}
+
+/// Rows [r0, r1) of the outer index space (all axes but the last) with the offsets of row r0.
+static void row_offsets(int ndim, const long *shape, long r0, const long *s1, const long *s2, long *idx, long *o1, long *o2) {
+    *o1 = 0;
+    if (o2) *o2 = 0;
+    for (int d = ndim - 2; d >= 0; d--) {
+        idx[d] = r0 % shape[d];
+        r0 /= shape[d];
+        *o1 += idx[d] * s1[d];
+        if (o2) *o2 += idx[d] * s2[d];
+    }
+}
+
+typedef struct {
+    int op, ndim;
+    const long *shape, *sa, *sb;
+    const float *a, *b;
+    float *out;
+    long inner, outer, rows, chunk;  // rows per task (split by rows), or columns per task (one row, split inside)
+} bin_job;
+
+DL_MULTIVERSION static void bin_task(void *ctx, long t) {
+    const bin_job *j = ctx;
+    const long ia = j->sa[j->ndim - 1], ib = j->sb[j->ndim - 1];
+    if (j->rows > 0) {
+        const long r0 = t * j->rows, r1 = r0 + j->rows < j->outer ? r0 + j->rows : j->outer;
+        long idx[16] = {0}, oa, ob;
+        row_offsets(j->ndim, j->shape, r0, j->sa, j->sb, idx, &oa, &ob);
+        for (long r = r0; r < r1; r++) {
+            binary_row(j->op, j->inner, j->a + oa, ia, j->b + ob, ib, j->out + r * j->inner);
+            for (int d = j->ndim - 2; d >= 0; d--) {
+                idx[d]++; oa += j->sa[d]; ob += j->sb[d];
+                if (idx[d] < j->shape[d]) break;
+                oa -= j->sa[d] * j->shape[d]; ob -= j->sb[d] * j->shape[d]; idx[d] = 0;
+            }
+        }
+    } else {
+        const long per_row = (j->inner + j->chunk - 1) / j->chunk, r = t / per_row;
+        const long c0 = (t % per_row) * j->chunk, c1 = c0 + j->chunk < j->inner ? c0 + j->chunk : j->inner;
+        long idx[16] = {0}, oa, ob;
+        row_offsets(j->ndim, j->shape, r, j->sa, j->sb, idx, &oa, &ob);
+        binary_row(j->op, c1 - c0, j->a + oa + c0 * ia, ia, j->b + ob + c0 * ib, ib, j->out + r * j->inner + c0);
+    }
+}
+
+void dl_binary(int op, int ndim, const long *shape, const float *a, const long *sa,
                const float *b, const long *sb, float *out) {
     if (ndim == 0) { binary_row(op, 1, a, 1, b, 1, out); return; }
-    long inner = shape[ndim - 1], ia = sa[ndim - 1], ib = sb[ndim - 1];
-    long outer = 1;
+    long inner = shape[ndim - 1], outer = 1;
     for (int d = 0; d < ndim - 1; d++) outer *= shape[d];
     if (inner == 0 || outer == 0) return;
-    long idx[16] = {0};
-    long oa = 0, ob = 0;
-    for (long r = 0; r < outer; r++) {
-        binary_row(op, inner, a + oa, ia, b + ob, ib, out + r * inner);
-        for (int d = ndim - 2; d >= 0; d--) {
-            idx[d]++; oa += sa[d]; ob += sb[d];
-            if (idx[d] < shape[d]) break;
-            oa -= sa[d] * shape[d]; ob -= sb[d] * shape[d]; idx[d] = 0;
-        }
+    const int t = par_threads(inner * outer);
+    bin_job j = {op, ndim, shape, sa, sb, a, b, out, inner, outer, 0, 0};
+    long tasks;
+    if (t <= 1) { j.rows = outer; tasks = 1; }
+    else if (outer >= 4 * t) {
+        j.rows = (outer + 4 * t - 1) / (4 * t);
+        tasks = (outer + j.rows - 1) / j.rows;
+    } else {
+        j.chunk = par_chunk(inner * outer, t);
+        tasks = outer * ((inner + j.chunk - 1) / j.chunk);
     }
+    dl_parallel_for(t, tasks, bin_task, &j);
 }
 
 #define UN_LOOP(EXPR) for (long i = 0; i < n; i++) { float v = x[i]; y[i] = (EXPR); } break;
 
-DL_MULTIVERSION void dl_unary(int op, long n, const float *restrict x, float *restrict y, float p1, float p2) {
+DL_MULTIVERSION static void unary_serial(int op, long n, const float *restrict x, float *restrict y, float p1, float p2) {
     switch (op) {
     case DL_NEG: UN_LOOP(-v)
     case DL_EXP: UN_LOOP(fast_expf(v))
@@ -141,8 +201,8 @@ DL_MULTIVERSION void dl_unary(int op, long n, const float *restrict x, float *re
 
 #define GR_LOOP(EXPR) for (long i = 0; i < n; i++) { float v = x ? x[i] : 0.0f; float w = y ? y[i] : 0.0f; float g = gy[i]; (void)v; (void)w; gx[i] = (EXPR); } break;
 
-DL_MULTIVERSION void dl_unary_backward(int op, long n, const float *restrict x, const float *restrict y, const float *restrict gy,
-                       float *restrict gx, float p1, float p2) {
+DL_MULTIVERSION static void unary_backward_serial(int op, long n, const float *restrict x, const float *restrict y,
+                                                  const float *restrict gy, float *restrict gx, float p1, float p2) {
     switch (op) {
     case DL_NEG: GR_LOOP(-g)
     case DL_EXP: GR_LOOP(g * w)
@@ -170,28 +230,90 @@ DL_MULTIVERSION void dl_unary_backward(int op, long n, const float *restrict x, 
     }
 }
 
+typedef struct {
+    int op;
+    long n, chunk;
+    const float *x, *y, *gy;
+    float *out;
+    float p1, p2;
+} un_job;
+
+static const float *at(const float *p, long i) { return p ? p + i : NULL; }
+
+static void unary_task(void *ctx, long t) {
+    const un_job *j = ctx;
+    const long a = t * j->chunk, b = a + j->chunk < j->n ? a + j->chunk : j->n;
+    unary_serial(j->op, b - a, j->x + a, j->out + a, j->p1, j->p2);
+}
+
+static void unary_backward_task(void *ctx, long t) {
+    const un_job *j = ctx;
+    const long a = t * j->chunk, b = a + j->chunk < j->n ? a + j->chunk : j->n;
+    unary_backward_serial(j->op, b - a, at(j->x, a), at(j->y, a), j->gy + a, j->out + a, j->p1, j->p2);
+}
+
+void dl_unary(int op, long n, const float *x, float *y, float p1, float p2) {
+    const int t = par_threads(n);
+    if (t <= 1) { unary_serial(op, n, x, y, p1, p2); return; }
+    un_job j = {op, n, par_chunk(n, t), x, NULL, NULL, y, p1, p2};
+    dl_parallel_for(t, (n + j.chunk - 1) / j.chunk, unary_task, &j);
+}
+
+void dl_unary_backward(int op, long n, const float *x, const float *y, const float *gy, float *gx, float p1, float p2) {
+    const int t = par_threads(n);
+    if (t <= 1) { unary_backward_serial(op, n, x, y, gy, gx, p1, p2); return; }
+    un_job j = {op, n, par_chunk(n, t), x, y, gy, gx, p1, p2};
+    dl_parallel_for(t, (n + j.chunk - 1) / j.chunk, unary_backward_task, &j);
+}
+
 DL_MULTIVERSION void dl_where(long n, const float *restrict cond, const float *restrict a, const float *restrict b, float *restrict out) {
     for (long i = 0; i < n; i++) out[i] = cond[i] != 0.0f ? a[i] : b[i];
 }
 
-void dl_copy_strided(int ndim, const long *shape, const float *src, const long *strides, float *dst) {
-    if (ndim == 0) { dst[0] = src[0]; return; }
-    long inner = shape[ndim - 1], is = strides[ndim - 1], outer = 1;
-    for (int d = 0; d < ndim - 1; d++) outer *= shape[d];
-    if (inner == 0 || outer == 0) return;
-    long idx[16] = {0}, off = 0;
-    for (long r = 0; r < outer; r++) {
-        const float *restrict s = src + off;
-        float *restrict o = dst + r * inner;
+typedef struct {
+    int ndim;
+    const long *shape, *strides;
+    const float *src;
+    float *dst;
+    long inner, outer, rows;
+} copy_job;
+
+static void copy_rows(const copy_job *j, long r0, long r1) {
+    const long inner = j->inner, is = j->strides[j->ndim - 1];
+    long idx[16] = {0}, off;
+    row_offsets(j->ndim, j->shape, r0, j->strides, NULL, idx, &off, NULL);
+    for (long r = r0; r < r1; r++) {
+        const float *restrict s = j->src + off;
+        float *restrict o = j->dst + r * inner;
         if (is == 1) memcpy(o, s, sizeof(float) * (size_t)inner);
         else if (is == 0) { float v = s[0]; for (long i = 0; i < inner; i++) o[i] = v; }
         else for (long i = 0; i < inner; i++) o[i] = s[i * is];
-        for (int d = ndim - 2; d >= 0; d--) {
-            idx[d]++; off += strides[d];
-            if (idx[d] < shape[d]) break;
-            off -= strides[d] * shape[d]; idx[d] = 0;
+        for (int d = j->ndim - 2; d >= 0; d--) {
+            idx[d]++; off += j->strides[d];
+            if (idx[d] < j->shape[d]) break;
+            off -= j->strides[d] * j->shape[d]; idx[d] = 0;
         }
     }
+}
+
+static void copy_task(void *ctx, long t) {
+    const copy_job *j = ctx;
+    copy_rows(j, t * j->rows, t * j->rows + j->rows < j->outer ? t * j->rows + j->rows : j->outer);
+}
+
+void dl_copy_strided(int ndim, const long *shape, const float *src, const long *strides, float *dst) {
+    if (ndim == 0) { dst[0] = src[0]; return; }
+    long inner = shape[ndim - 1], outer = 1;
+    for (int d = 0; d < ndim - 1; d++) outer *= shape[d];
+    if (inner == 0 || outer == 0) return;
+    const int t = par_threads(inner * outer);
+    copy_job j = {ndim, shape, strides, src, dst, inner, outer, outer};
+    if (t > 1 && outer >= 4 * t) {
+        j.rows = (outer + 4 * t - 1) / (4 * t);
+        dl_parallel_for(t, (outer + j.rows - 1) / j.rows, copy_task, &j);
+        return;
+    }
+    copy_rows(&j, 0, outer);
 }
 
 void dl_add_into_strided(int ndim, const long *shape, const float *src, float *dst, const long *strides) {
@@ -213,7 +335,20 @@ void dl_add_into_strided(int ndim, const long *shape, const float *src, float *d
     }
 }
 
-void dl_fill(long n, float *restrict dst, float value) { for (long i = 0; i < n; i++) dst[i] = value; }
+typedef struct { long n, chunk; float *dst; float value; } fill_job;
+
+static void fill_task(void *ctx, long t) {
+    const fill_job *j = ctx;
+    const long a = t * j->chunk, b = a + j->chunk < j->n ? a + j->chunk : j->n;
+    float *restrict d = j->dst;
+    for (long i = a; i < b; i++) d[i] = j->value;
+}
+
+void dl_fill(long n, float *restrict dst, float value) {
+    const int t = par_threads(n);
+    fill_job j = {n, t > 1 ? par_chunk(n, t) : (n > 0 ? n : 1), dst, value};
+    dl_parallel_for(t, (n + j.chunk - 1) / j.chunk, fill_task, &j);
+}
 DL_MULTIVERSION void dl_axpy(long n, float alpha, const float *restrict x, float *restrict y) { for (long i = 0; i < n; i++) y[i] += alpha * x[i]; }
 
 void dl_tune_allocator(void) {

@@ -1,5 +1,6 @@
 // Reductions, softmax and scans over an axis of a contiguous array viewed as [outer, n, inner].
 #include "dl_kernels.h"
+#include "dl_pool.h"
 #include <math.h>
 #include <string.h>
 
@@ -11,7 +12,7 @@ DL_MULTIVERSION double dl_sum_all(long n, const float *restrict x) {
     return (s0 + s1) + (s2 + s3);
 }
 
-DL_MULTIVERSION void dl_reduce(int op, long outer, long n, long inner, const float *restrict x, float *restrict y) {
+DL_MULTIVERSION static void reduce_serial(int op, long outer, long n, long inner, const float *restrict x, float *restrict y) {
     for (long o = 0; o < outer; o++) {
         const float *xo = x + o * n * inner;
         float *restrict yo = y + o * inner;
@@ -41,6 +42,62 @@ DL_MULTIVERSION void dl_reduce(int op, long outer, long n, long inner, const flo
     }
 }
 
+// Parallel versions split the outer index: every output element is computed by one task, in the serial order.
+enum { PAR_MIN = 1 << 15 };
+
+DL_MULTIVERSION static void softmax_serial(int log, long outer, long n, long inner, const float *x, float *y);
+static void softmax_backward_serial(int log, long outer, long n, long inner, const float *y, const float *gy, float *gx);
+
+typedef struct {
+    int op;
+    long outer, n, inner, per;
+    const float *x, *y2;
+    float *y;
+} red_job;
+
+static void reduce_task(void *ctx, long t) {
+    const red_job *j = ctx;
+    const long o0 = t * j->per, o1 = o0 + j->per < j->outer ? o0 + j->per : j->outer;
+    reduce_serial(j->op, o1 - o0, j->n, j->inner, j->x + o0 * j->n * j->inner, j->y + o0 * j->inner);
+}
+
+static void softmax_task(void *ctx, long t) {
+    const red_job *j = ctx;
+    const long o0 = t * j->per, o1 = o0 + j->per < j->outer ? o0 + j->per : j->outer, block = j->n * j->inner;
+    softmax_serial(j->op, o1 - o0, j->n, j->inner, j->x + o0 * block, j->y + o0 * block);
+}
+
+static void softmax_backward_task(void *ctx, long t) {
+    const red_job *j = ctx;
+    const long o0 = t * j->per, o1 = o0 + j->per < j->outer ? o0 + j->per : j->outer, block = j->n * j->inner;
+    softmax_backward_serial(j->op, o1 - o0, j->n, j->inner, j->x + o0 * block, j->y2 + o0 * block, j->y + o0 * block);
+}
+
+/// Threads and outer rows per task for an [outer, n, inner] job.
+static int split_outer(long outer, long n, long inner, long *per) {
+    const int t = outer >= 2 && outer * n * inner >= PAR_MIN ? dl_threads() : 1;
+    *per = t > 1 ? (outer + 4 * t - 1) / (4 * t) : (outer > 0 ? outer : 1);
+    return t;
+}
+
+void dl_reduce(int op, long outer, long n, long inner, const float *x, float *y) {
+    red_job j = {op, outer, n, inner, 0, x, NULL, y};
+    const int t = split_outer(outer, n, inner, &j.per);
+    dl_parallel_for(t, (outer + j.per - 1) / j.per, reduce_task, &j);
+}
+
+void dl_softmax(int log, long outer, long n, long inner, const float *x, float *y) {
+    red_job j = {log, outer, n, inner, 0, x, NULL, y};
+    const int t = split_outer(outer, n, inner, &j.per);
+    dl_parallel_for(t, (outer + j.per - 1) / j.per, softmax_task, &j);
+}
+
+void dl_softmax_backward(int log, long outer, long n, long inner, const float *y, const float *gy, float *gx) {
+    red_job j = {log, outer, n, inner, 0, y, gy, gx};
+    const int t = split_outer(outer, n, inner, &j.per);
+    dl_parallel_for(t, (outer + j.per - 1) / j.per, softmax_backward_task, &j);
+}
+
 void dl_argreduce(int want_min, long outer, long n, long inner, const float *x, float *idx) {
     for (long o = 0; o < outer; o++)
         for (long j = 0; j < inner; j++) {
@@ -55,7 +112,7 @@ void dl_argreduce(int want_min, long outer, long n, long inner, const float *x, 
         }
 }
 
-DL_MULTIVERSION void dl_softmax(int log, long outer, long n, long inner, const float *x, float *y) {
+DL_MULTIVERSION static void softmax_serial(int log, long outer, long n, long inner, const float *x, float *y) {
     for (long o = 0; o < outer; o++)
         for (long j = 0; j < inner; j++) {
             const float *p = x + o * n * inner + j;
@@ -69,7 +126,7 @@ DL_MULTIVERSION void dl_softmax(int log, long outer, long n, long inner, const f
         }
 }
 
-void dl_softmax_backward(int log, long outer, long n, long inner, const float *y, const float *gy, float *gx) {
+static void softmax_backward_serial(int log, long outer, long n, long inner, const float *y, const float *gy, float *gx) {
     for (long o = 0; o < outer; o++)
         for (long j = 0; j < inner; j++) {
             long base = o * n * inner + j;

@@ -7,7 +7,7 @@ import Foundation
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks: engine kernels against raw BLAS and the machine's peak.",
-        subcommands: [EngineBench.self, OverheadBench.self, TrainBench.self, WorkloadBench.self],
+        subcommands: [EngineBench.self, ConvBench.self, OverheadBench.self, TrainBench.self, WorkloadBench.self],
         defaultSubcommand: EngineBench.self
     )
 }
@@ -178,6 +178,56 @@ func median(_ repeats: Int, _ body: () -> Void) -> Double {
         times.append(dl_now() - t0)
     }
     return times.sorted()[times.count / 2]
+}
+
+/// The direct stride-1 convolution kernels on W2's layer shapes (batch 64): GFLOP/s of the forward pass, the input
+/// gradient and the weight gradient, and the share of the measured AVX-512 FMA peak.
+struct ConvBench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "conv", abstract: "Direct convolution kernels on W2's layer shapes: GFLOP/s and % of peak.")
+
+    @Option(help: "Repetitions per measurement (the median is reported).") var repeats: Int = 7
+    @OptionGroup var compute: ComputeOptions
+
+    func validate() throws {
+        guard (1...1000).contains(repeats) else { throw ValidationError("--repeats must be in 1…1000, got \(repeats)") }
+    }
+
+    func run() throws {
+        compute.apply()
+        guard dl_conv_same_available() != 0 else { print("The direct convolution kernels need AVX-512; this CPU has none."); return }
+        let threads = Int32(Engine.threads)
+        let peak = (0..<5).map { _ in dl_peak_fma512_gflops(10_000_000) }.sorted()[2] * Double(Engine.threads)
+        print(String(format: "threads: %d; AVX-512 FMA peak %.1f GFLOP/s", threads, peak))
+        print("  layer                    N    C    O     H×W  k   forward GFLOP/s (%)   grad input (%)    grad weight (%)")
+        let layers: [(String, Int, Int, Int, Int, Int)] = [
+            ("inp", 1, 32, 16, 16, 3), ("d1 conv", 32, 32, 16, 16, 3), ("d2 conv1", 32, 64, 8, 8, 3), ("d2 conv2 / mid", 64, 64, 8, 8, 3),
+            ("u2 conv1", 128, 64, 8, 8, 3), ("u1 conv1", 96, 32, 16, 16, 3), ("out", 32, 1, 16, 16, 3),
+            ("attention qkv 1×1", 64, 192, 8, 8, 1), ("u2 skip 1×1", 128, 64, 8, 8, 1), ("u1 skip 1×1", 96, 32, 16, 16, 1),
+        ]
+        var rng = RandomGenerator(seed: 3)
+        let n = 64
+        for (name, c, o, h, w, k) in layers {
+            let x = rng.normal([n, c, h, w]), wt = rng.normal([o, c, k, k]), b = rng.normal([o]), gy = rng.normal([n, o, h, w])
+            let y = Tensor.zeros([n, o, h, w]), gx = Tensor.zeros([n, c, h, w]), gw = Tensor.zeros([o, c, k, k])
+            let flops = 2.0 * Double(n * o * c * h * w * k * k)
+            let inner = max(1, Int(2e8 / flops))
+            func rate(_ body: (UnsafeMutablePointer<Float>) -> Void, _ out: Tensor) -> Double {
+                out.withUnsafeBufferPointer { p in
+                    let dst = UnsafeMutablePointer(mutating: p.baseAddress!)
+                    return flops / (median(repeats) { for _ in 0..<inner { body(dst) } } / Double(inner)) / 1e9
+                }
+            }
+            let (fw, gi, gwr): (Double, Double, Double) = x.withUnsafeBufferPointer { px in wt.withUnsafeBufferPointer { pw in
+                b.withUnsafeBufferPointer { pb in gy.withUnsafeBufferPointer { pg in
+                    (rate({ dl_conv_same_forward(threads, n, c, h, w, o, k, k, 1, 1, px.baseAddress, pw.baseAddress, pb.baseAddress, $0) }, y),
+                     rate({ dl_conv_same_backward_input(threads, n, c, h, w, o, k, k, 1, 1, pg.baseAddress, pw.baseAddress, $0) }, gx),
+                     rate({ dl_conv_same_backward_weight(threads, n, c, h, w, o, k, k, 1, 1, px.baseAddress, pg.baseAddress, $0) }, gw))
+                } }
+            } }
+            print(String(format: "  %@ %4d %4d %4d %7@  %d   %8.1f (%3.0f%%)   %8.1f (%3.0f%%)   %8.1f (%3.0f%%)", name.padding(toLength: 20, withPad: " ", startingAt: 0),
+                         n, c, o, "\(h)×\(w)", k, fw, 100 * fw / peak, gi, 100 * gi / peak, gwr, 100 * gwr / peak))
+        }
+    }
 }
 
 /// Fixed cost per op on tiny tensors: what dominates small-batch sampling loops.
