@@ -73,6 +73,7 @@ public struct BookExperiment: Sendable {
 public enum BookExperiments {
     public static let all: [BookExperiment] = [ForwardNoising.experiment, NoiseScheduleCurves.experiment] + Chapter1.experiments
         + Chapter3.experiments
+        + Chapter4.experiments
         + Chapter8.experiments
 
     /// The library version that cache keys include.
