@@ -547,7 +547,8 @@ public enum Chapter6 {
 
         // Flow Euler on the linear path is DDIM in σ = t/(1 − t): same start, same levels.
         let times = Schedule.flowTimes(steps: 10, tMax: 0.95)
-        let start = NoiseSource(seed: UInt64(seed) &+ 50).prior([256, 2]) * Float(0.95)       // x_t with t = 0.95 (σ_t = 0.95, α_t = 0.05 times data ≈ small)
+        // A start at t₀ = 0.95 (noise scaled by σ = t₀; the identity holds for any start, it is about the update rules).
+        let start = NoiseSource(seed: UInt64(seed) &+ 50).prior([256, 2]) * Float(0.95)
         let flow = Sampling.flowEuler(m2, start, times: times)
         let ddim = Sampling.ddim(m2, start * Float(1 / (1 - times[0])), sigmas: Schedule.sigmas(fromFlowTimes: times))
         numbers["euler_ddim_maxdiff"] = zip(flow.scalars, ddim.scalars).map { Double(Swift.abs($0 - $1)) }.max()!
