@@ -74,6 +74,7 @@ public enum BookExperiments {
     public static let all: [BookExperiment] = [ForwardNoising.experiment, NoiseScheduleCurves.experiment] + Chapter1.experiments
         + Chapter3.experiments
         + Chapter4.experiments
+        + Chapter5.experiments
         + Chapter6.experiments
         + Chapter8.experiments
 
