@@ -284,7 +284,8 @@ extension Plot {
         }
         var s = ""
         for level in byLevel.keys.sorted() {
-            s += "<path class=\"heat\" fill-opacity=\"\(SVG.num(Double(level) / 32))\" d=\"\(byLevel[level]!)\"/>\n"
+            // crispEdges: anti-aliased edges of abutting translucent cells would show as faint seams.
+            s += "<path class=\"heat\" shape-rendering=\"crispEdges\" fill-opacity=\"\(SVG.num(Double(level) / 32))\" d=\"\(byLevel[level]!)\"/>\n"
         }
         return s
     }

@@ -68,7 +68,7 @@ struct PlotTests {
         let pts = [Point(0.1, 0.1), Point(0.9, 0.9), Point(0.95, 0.1), Point(2, 2), Point(.nan, 0)]
         let h = Plot.histogram(pts, bins: 2, xRange: 0...1, yRange: 0...1)
         #expect(h == [[1, 1], [0, 1]])
-        #expect(samplePlots()[2].contains("class=\"heat\" fill-opacity="))
+        #expect(samplePlots()[2].contains("class=\"heat\" shape-rendering=\"crispEdges\" fill-opacity="))
     }
 
     @Test func quiverAndTrajectoriesStayInsideThePlot() {
