@@ -200,92 +200,12 @@ struct Chapter1Tests {
 
     // MARK: Structure of the source
 
-    struct Block { let kind: String; let header: String; let body: String }
+    /// Kept for the chapter tests written against it; the parser lives in ChapterStyle.
+    static func blocks(_ text: String) -> [ChapterStyle.Block] { ChapterStyle.blocks(text) }
 
-    /// `::: kind header` … matching `:::` blocks at the top level, with nested answers kept in the body.
-    static func blocks(_ text: String) -> [Block] {
-        var out: [Block] = []
-        var stack: [(kind: String, header: String, lines: [String])] = []
-        var inFence = false
-        for line in text.components(separatedBy: "\n") {
-            if line.hasPrefix("```") { inFence.toggle() }
-            if inFence { if !stack.isEmpty { stack[stack.count - 1].lines.append(line) }; continue }
-            if line.hasPrefix(":::") {
-                let rest = line.dropFirst(3).trimmingCharacters(in: .whitespaces)
-                if rest.isEmpty {
-                    let b = stack.removeLast()
-                    if stack.isEmpty { out.append(Block(kind: b.kind, header: b.header, body: b.lines.joined(separator: "\n"))) }
-                    else { stack[stack.count - 1].lines += b.lines + [line] }
-                } else {
-                    let kind = String(rest.prefix { !$0.isWhitespace })
-                    if !stack.isEmpty { stack[stack.count - 1].lines.append(line) }
-                    stack.append((kind, rest, []))
-                }
-                continue
-            }
-            if !stack.isEmpty { stack[stack.count - 1].lines.append(line) }
-        }
-        return out
-    }
+    static let style = ChapterStyle(number: "1", file: "ch01-introduction.md", experiments: Chapter1.experiments, lab: "L1", programmingNames: ["L1", "Sampling."])
 
-    @Test func chapterHasTheStructureTheStyleGuideAsksFor() throws {
-        let text = try String(contentsOf: Self.source, encoding: .utf8)
-        let all = Self.blocks(text)
-        let exercises = all.filter { $0.kind == "exercise" }
-        #expect(exercises.count >= 12)
-        var lastStars = 0
-        for (i, e) in exercises.enumerated() {
-            #expect(e.body.components(separatedBy: "::: answer").count - 1 == 1, "练习 1.\(i + 1) needs exactly one answer")
-            let type = ["推导", "计算", "编程", "挑战"].first { e.header.contains($0) }
-            #expect(type != nil, "练习 1.\(i + 1) has no type")
-            let stars = e.header.filter { $0 == "★" }.count
-            #expect((1...3).contains(stars) && stars >= lastStars, "练习 1.\(i + 1): difficulty must rise")
-            lastStars = stars
-            let answer = e.body.components(separatedBy: "::: answer").last ?? ""
-            if type == "计算" { #expect(answer.contains("{{ch1-"), "计算题 1.\(i + 1) must quote a computed number") }
-            if type == "编程" { #expect(answer.contains("`") && (answer.contains("L1") || answer.contains("Sampling.")), "编程题 1.\(i + 1) must name the lab or library function") }
-        }
-        for type in ["推导", "计算", "编程", "挑战"] { #expect(exercises.contains { $0.header.contains(type) }, "no \(type) exercise") }
+    @Test func chapterHasTheStructureTheStyleGuideAsksFor() throws { try Self.style.checkSource() }
 
-        let figures = all.filter { $0.kind == "figure" }
-        #expect(figures.count >= 3)
-        let mine = Set(Chapter1.experiments.map(\.name))
-        for f in figures {
-            let name = f.header.components(separatedBy: "experiment=").last?.split(separator: " ").first.map { String($0).trimmingCharacters(in: CharacterSet(charactersIn: "}")) }
-            #expect(name.map { mine.contains($0) } == true, "figure \(f.header) is not a chapter-1 experiment")
-            #expect(f.body.contains("注意"), "the caption of \(f.header) should say what to notice")
-        }
-
-        let bib = try Bibliography(bibtex: try String(contentsOf: Fixtures.realBook.appendingPathComponent("references.bib"), encoding: .utf8), file: "references.bib")
-        let leads = all.filter { $0.kind == "research" }
-        #expect(leads.count >= 6)
-        for l in leads {
-            let keys = SiteChecker.matches(#"@([A-Za-z0-9_-]+)[\];]"#, l.body)
-            let ids = keys.compactMap { bib.entries[$0]?.fields["eprint"] }
-            #expect(ids.contains { $0.range(of: #"^\d{4}\.\d{4,5}$"#, options: .regularExpression) != nil }, "lead '\(l.header)' cites no arXiv paper")
-            #expect(l.body.contains("第一个实验") && l.body.contains("为什么仍然开放"), "lead '\(l.header)' lacks its parts")
-        }
-        #expect(text.contains("## 本章小结"))
-    }
-
-    // MARK: The rendered page
-
-    @Test func renderedChapterPageIsCompleteAndTheRealBookChecksClean() throws {
-        let site = try Fixtures.real()
-        let page = Fixtures.page(site, "ch01.html")
-        let exercises = SiteChecker.sections(page, open: "<section class=\"exercise\"", close: "</section>")
-        #expect(exercises.count >= 12)
-        for (k, e) in exercises.enumerated() {
-            #expect(e.contains("练习 1.\(k + 1)") && e.contains("<details class=\"answer\"><summary>参考答案</summary>"))
-        }
-        let figures = SiteChecker.sections(page, open: "<figure class=\"figure\"", close: "</figure>")
-        #expect(figures.count >= 3 && figures.allSatisfy { $0.contains("<svg") && $0.contains("<figcaption>") })
-        #expect(page.components(separatedBy: "<section class=\"callout research\"").count - 1 >= 6)
-        #expect(!page.contains("{{") && !page.contains("??"))
-        #expect(page.contains("<aside class=\"callout lab\" id=\"lab-L1\">"))
-        // `diffusion book check` runs exactly this check on the rendered book.
-        let r = SiteChecker.check(site)
-        #expect(r.problems.isEmpty, "\(r.problems.joined(separator: "\n"))")
-        #expect(r.exercises >= 12 && r.figures >= 5)
-    }
+    @Test func renderedChapterPageIsCompleteAndTheRealBookChecksClean() throws { try Self.style.checkPage() }
 }

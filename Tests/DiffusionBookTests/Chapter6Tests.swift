@@ -407,69 +407,9 @@ struct Chapter6Tests {
 
     // MARK: Structure of the source
 
-    @Test func chapterHasTheStructureTheStyleGuideAsksFor() throws {
-        let text = try String(contentsOf: Self.source, encoding: .utf8)
-        let all = Chapter1Tests.blocks(text)
-        let exercises = all.filter { $0.kind == "exercise" }
-        #expect(exercises.count >= 12)
-        var lastStars = 0
-        for (i, e) in exercises.enumerated() {
-            #expect(e.body.components(separatedBy: "::: answer").count - 1 == 1, "练习 6.\(i + 1) needs exactly one answer")
-            let type = ["推导", "计算", "编程", "挑战"].first { e.header.contains($0) }
-            #expect(type != nil, "练习 6.\(i + 1) has no type")
-            let stars = e.header.filter { $0 == "★" }.count
-            #expect((1...3).contains(stars) && stars >= lastStars, "练习 6.\(i + 1): difficulty must rise")
-            lastStars = stars
-            let answer = e.body.components(separatedBy: "::: answer").last ?? ""
-            if type == "计算" { #expect(answer.contains("{{ch6-"), "计算题 6.\(i + 1) must quote a computed number") }
-            if type == "编程" { #expect(answer.contains("`") && (answer.contains("Sampling.") || answer.contains("ToyTrainer")), "编程题 6.\(i + 1) must name the library functions") }
-        }
-        for type in ["推导", "计算", "编程", "挑战"] { #expect(exercises.contains { $0.header.contains(type) }, "no \(type) exercise") }
+    static let style = ChapterStyle(number: "6", file: "ch06-flow.md", experiments: Chapter6.experiments, programmingNames: ["Sampling.", "ToyTrainer"])
 
-        let figures = all.filter { $0.kind == "figure" }
-        #expect(figures.count >= 3)
-        let mine = Set(Chapter6.experiments.map(\.name))
-        for f in figures {
-            let name = f.header.components(separatedBy: "experiment=").last?.split(separator: " ").first.map { String($0).trimmingCharacters(in: CharacterSet(charactersIn: "}")) }
-            #expect(name.map { mine.contains($0) } == true, "figure \(f.header) is not a chapter-6 experiment")
-            #expect(f.body.contains("注意"), "the caption of \(f.header) should say what to notice")
-        }
+    @Test func chapterHasTheStructureTheStyleGuideAsksFor() throws { try Self.style.checkSource() }
 
-        let bib = try Bibliography(bibtex: try String(contentsOf: Fixtures.realBook.appendingPathComponent("references.bib"), encoding: .utf8), file: "references.bib")
-        let leads = all.filter { $0.kind == "research" }
-        #expect(leads.count >= 6)
-        for l in leads {
-            let keys = SiteChecker.matches(#"@([A-Za-z0-9_-]+)[\];]"#, l.body)
-            let ids = keys.compactMap { bib.entries[$0]?.fields["eprint"] }
-            #expect(ids.contains { $0.range(of: #"^\d{4}\.\d{4,5}$"#, options: .regularExpression) != nil }, "lead '\(l.header)' cites no arXiv paper")
-            #expect(l.body.contains("第一个实验") && l.body.contains("为什么仍然开放"), "lead '\(l.header)' lacks its parts")
-        }
-        #expect(text.contains("## 本章小结"))
-        // Numbers are never substituted inside math; headings carry no math (the renderer would drop their labels).
-        let math = try NSRegularExpression(pattern: #"\$\$.*?\$\$|\$[^$\n]+\$"#, options: [.dotMatchesLineSeparators])
-        let ns = text as NSString
-        for m in math.matches(in: text, range: NSRange(location: 0, length: ns.length)) {
-            #expect(!ns.substring(with: m.range).contains("{{"), "a computed number inside math: \(ns.substring(with: m.range))")
-        }
-        for line in text.components(separatedBy: "\n") where line.hasPrefix("#") { #expect(!line.contains("$"), "math in a heading: \(line)") }
-    }
-
-    // MARK: The rendered page
-
-    @Test func renderedChapterPageIsCompleteAndTheRealBookChecksClean() throws {
-        let site = try Fixtures.real()
-        let page = Fixtures.page(site, "ch06.html")
-        let exercises = SiteChecker.sections(page, open: "<section class=\"exercise\"", close: "</section>")
-        #expect(exercises.count >= 12)
-        for (k, e) in exercises.enumerated() {
-            #expect(e.contains("练习 6.\(k + 1)") && e.contains("<details class=\"answer\"><summary>参考答案</summary>"))
-        }
-        let figures = SiteChecker.sections(page, open: "<figure class=\"figure\"", close: "</figure>")
-        #expect(figures.count >= 5 && figures.allSatisfy { $0.contains("<svg") && $0.contains("<figcaption>") })
-        #expect(page.components(separatedBy: "<section class=\"callout research\"").count - 1 >= 6)
-        #expect(!page.contains("{{") && !page.contains("??"))
-        #expect(SiteChecker.matches(#"(<h[23]>)"#, page).isEmpty, "every heading is numbered")
-        let r = SiteChecker.check(site)
-        #expect(r.problems.isEmpty, "\(r.problems.joined(separator: "\n"))")
-    }
+    @Test func renderedChapterPageIsCompleteAndTheRealBookChecksClean() throws { try Self.style.checkPage() }
 }
