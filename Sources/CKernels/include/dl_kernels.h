@@ -4,7 +4,7 @@
 
 /// Hot kernels are compiled twice on x86-64 Linux (AVX2+FMA and baseline) and picked at load time.
 #if defined(__x86_64__) && defined(__linux__) && defined(__clang__)
-#define DL_MULTIVERSION __attribute__((target_clones("arch=x86-64-v3", "default")))
+#define DL_MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define DL_MULTIVERSION
 #endif
