@@ -77,6 +77,7 @@ public enum BookExperiments {
         + Chapter5.experiments
         + Chapter6.experiments
         + Chapter8.experiments
+        + Chapter9.experiments
 
     /// The library version that cache keys include.
     public static var libraryVersion: String { Engine.version }
