@@ -340,7 +340,7 @@ struct Chapter9Tests {
         // The experiment averages over 256 points; the first 64 give the same size of error.
         #expect(Self.close(n["err_ddim_3_16"], rmsFirst64, rel: 0.35), "\(n["err_ddim_3_16"]!) vs \(rmsFirst64)")
         // The text's claims about the table.
-        #expect(n["err_dpmpp_2m_7_8"]! > 3 * n["err_ddim_7_8"]! && n["err_dpmpp_2m_1_8"]! < n["err_ddim_1_8"]!)
+        #expect(n["err_dpmpp_2m_7_8"]! > 3 * n["err_ddim_7_8"]! && n["err_dpmpp_2m_1_8"]! < 0.7 * n["err_ddim_1_8"]!)
         #expect(n["err_dpmpp_2m_7_32"]! < n["err_ddim_7_32"]! && n["err_heun_7_8"]! > n["err_dpmpp_2m_7_8"]!)
         for b in ["8", "16"] {
             #expect(n["err_dpmpp_2m_1_\(b)"]! < n["err_dpmpp_2m_3_\(b)"]! && n["err_dpmpp_2m_3_\(b)"]! < n["err_dpmpp_2m_7_\(b)"]!)
