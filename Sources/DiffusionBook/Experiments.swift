@@ -78,6 +78,7 @@ public enum BookExperiments {
         + Chapter6.experiments
         + Chapter8.experiments
         + Chapter9.experiments
+        + AppendixA.experiments
 
     /// The library version that cache keys include.
     public static var libraryVersion: String { Engine.version }
