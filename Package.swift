@@ -36,7 +36,8 @@ let package = Package(
         .systemLibrary(name: "CPNG", path: "Sources/CPNG", providers: [.apt(["libpng-dev"])]),
         .target(name: "DiffusionData", dependencies: ["DiffusionEngine", "CZlib", "CPNG"], exclude: ["Resources/digits.rst"],
                 resources: [.embedInCode("Resources/digits.csv.gz")], swiftSettings: engineFlags),
-        .target(name: "DiffusionModels", dependencies: ["DiffusionLayers"], swiftSettings: engineFlags),
+        // Image models, their training (on the diffusion core and the image data), sampling and evaluation.
+        .target(name: "DiffusionModels", dependencies: ["DiffusionLayers", "Diffusion", "DiffusionData"], swiftSettings: engineFlags),
         // The book: SVG plots, Markdown (cmark-gfm) → static site, and a local server in its own target.
         .systemLibrary(name: "CCmarkGFM", path: "Sources/CCmarkGFM", providers: [.apt(["libcmark-gfm-dev", "libcmark-gfm-extensions-dev"])]),
         .target(name: "DiffusionPlot"),
@@ -44,7 +45,7 @@ let package = Package(
         .target(name: "DiffusionServer", dependencies: [.product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "DiffusionCommands",
-            dependencies: ["CKernels", "DiffusionEngine", "DiffusionLayers", "Diffusion", "DiffusionBook", "DiffusionServer", "DiffusionLabs", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["CKernels", "DiffusionEngine", "DiffusionLayers", "Diffusion", "DiffusionData", "DiffusionModels", "DiffusionBook", "DiffusionServer", "DiffusionLabs", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Labs: marker parsing, skeleton generation, learner packages, Chinese reports (Foundation only).
         .target(name: "DiffusionLabs"),
@@ -56,7 +57,7 @@ let package = Package(
         .testTarget(name: "DiffusionLayersTests", dependencies: ["DiffusionLayers", "TestSupport"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion"]),
         .testTarget(name: "DiffusionDataTests", dependencies: ["DiffusionData", "TestSupport"]),
-        .testTarget(name: "DiffusionModelsTests", dependencies: ["DiffusionModels", "TestSupport"]),
+        .testTarget(name: "DiffusionModelsTests", dependencies: ["DiffusionModels", "Diffusion", "DiffusionData", "TestSupport"]),
         .testTarget(name: "DiffusionCommandsTests", dependencies: ["DiffusionCommands", "TestSupport"]),
         .testTarget(name: "DiffusionPlotTests", dependencies: ["DiffusionPlot"]),
         .testTarget(name: "DiffusionLabsTests", dependencies: ["DiffusionLabs", "TestSupport"]),

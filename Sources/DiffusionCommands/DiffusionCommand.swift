@@ -8,7 +8,7 @@ public struct DiffusionCommand: ParsableCommand {
         commandName: "diffusion",
         abstract: "DiffusionLab — diffusion models from first principles, in Swift.",
         version: Engine.version,
-        subcommands: [Doctor.self, Demo.self, Bench.self, Book.self, LabCommand.self, Train.self, Sample.self, Eval.self]
+        subcommands: [Doctor.self, Demo.self, Bench.self, Book.self, LabCommand.self, Train.self, Sample.self, Eval.self, Pretrained.self]
     )
 }
 

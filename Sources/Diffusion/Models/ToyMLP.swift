@@ -1,8 +1,10 @@
 import DiffusionEngine
 import DiffusionLayers
 
-/// A network F(x, c, y) for noisy samples x ([n, d]), a noise conditioning value c ([n]) and optional class labels y
-/// ([n], the index `classCount` meaning "no label").
+/// A network F(x, c, y) for a batch of noisy samples x (leading axis = samples: rows [n, d] for toy data, images
+/// [n, c, h, w] for the UNet and DiT), a noise conditioning value c ([n]) and optional class labels y ([n], the index
+/// `classCount` meaning "no label"). The output has the shape of x. `NetworkModel` broadcasts per-sample levels over
+/// any rank, so every objective, sampler and guidance wrapper works with any such network.
 public protocol NoiseConditionalNetwork: Module {
     func callAsFunction(_ x: Tensor, _ c: Tensor, labels: Tensor?) -> Tensor
     /// Number of classes it is conditioned on (0 when unconditional).

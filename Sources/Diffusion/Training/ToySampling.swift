@@ -1,7 +1,8 @@
 import Foundation
 import DiffusionEngine
 
-/// How to draw samples from a trained toy model (the options of `diffusion sample` and `diffusion eval`).
+/// How to draw samples from a trained model (the options of `diffusion sample` and `diffusion eval`): toy models
+/// here, image models through `ImageSampler` in DiffusionModels.
 public struct SamplingOptions: Sendable, Equatable {
     /// A name from `samplers`.
     public var sampler = "heun"
@@ -20,7 +21,7 @@ public struct SamplingOptions: Sendable, Equatable {
     public static let schedules = ["karras", "exponential", "uniform", "trailing"]
 
     /// The σ list for a model trained with `config`.
-    public func sigmas(for config: TrainingConfig) throws(ConfigError) -> [Double] {
+    public func sigmas(for config: some DiffusionTrainingSettings) throws(ConfigError) -> [Double] {
         guard (1...10_000).contains(steps) else { throw ConfigError("steps must be in 1…10000, got \(steps)") }
         let (lo, hi) = config.samplingRange, process = config.noiseProcess
         switch schedule {
@@ -44,16 +45,22 @@ public struct SamplingOptions: Sendable, Equatable {
 
     /// Checks the names and ranges against a model trained with `config`.
     public func validate(for config: TrainingConfig) throws(ConfigError) {
+        try validate(for: config, conditional: config.conditional, classCount: config.dataset.classCount, data: config.data)
+    }
+
+    /// Checks the names and ranges against a model trained with `config` on `data`, conditioned on `classCount`
+    /// classes when `conditional`.
+    public func validate(for config: some DiffusionTrainingSettings, conditional: Bool, classCount: Int, data: String) throws(ConfigError) {
         guard Sampler.named(sampler) != nil else {
             throw ConfigError("unknown sampler '\(sampler)'; choose one of: \(samplers.map(\.name).joined(separator: ", "))")
         }
         guard (1...1_000_000).contains(count) else { throw ConfigError("count must be in 1…1000000, got \(count)") }
         _ = try sigmas(for: config)
         if guidanceScale != 1 || guidanceRescale != 0 || label != nil {
-            guard config.conditional else { throw ConfigError("the model was trained unconditionally: labels and guidance need a conditional model (conditional: true)") }
+            guard conditional else { throw ConfigError("the model was trained unconditionally: labels and guidance need a conditional model (conditional: true)") }
         }
-        if let label, !(0..<config.dataset.classCount).contains(label) {
-            throw ConfigError("label must be in 0…\(config.dataset.classCount - 1) for '\(config.data)', got \(label)")
+        if let label, !(0..<classCount).contains(label) {
+            throw ConfigError("label must be in 0…\(classCount - 1) for '\(data)', got \(label)")
         }
         guard guidanceScale.isFinite && (0...100).contains(guidanceScale) else { throw ConfigError("guidance scale must be in 0…100, got \(guidanceScale)") }
         guard (0...1).contains(guidanceRescale) else { throw ConfigError("guidance rescale φ must be in 0…1, got \(guidanceRescale)") }

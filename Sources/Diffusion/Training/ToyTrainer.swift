@@ -24,9 +24,7 @@ public final class ToyTrainer {
         optimizer = AdamW(model.network.parameters(), lr: config.learningRate, weightDecay: config.weightDecay)
         ema = config.emaDecay > 0 ? EMA(model.network, decay: config.emaDecay) : nil
         objective = config.lossObjective
-        let warmup = config.effectiveWarmupSteps
-        schedule = config.lrSchedule == "constant" ? LinearWarmupLR(peak: config.learningRate, warmupSteps: warmup)
-            : CosineLR(peak: config.learningRate, totalSteps: config.steps, warmupSteps: warmup)
+        schedule = config.learningRateSchedule
     }
 
     /// One optimisation step; returns the batch loss.

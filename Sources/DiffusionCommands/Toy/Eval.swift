@@ -6,8 +6,8 @@ import Foundation
 /// NLL of held-out data through the probability-flow ODE.
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Evaluate a trained toy model: energy distance, sliced Wasserstein, MMD (each with its noise floor) and the PF-ODE NLL.",
-        discussion: "Each metric compares --count samples with --count fresh data points, averaged over --repeats draws; its floor is the expected value of the same metric between two independent data samples of that size: exact for the energy distance (2·E‖X − X′‖/n) and MMD, the mean of 2·repeats pairs for the sliced Wasserstein distance. The V-statistics fluctuate heavily, so average before comparing. The NLL uses the instantaneous change of variables with an exact (autograd) divergence."
+        abstract: "Evaluate a trained model: for toy models energy distance, sliced Wasserstein, MMD (each with its noise floor) and the PF-ODE NLL; for image models the Fréchet distance in a classifier's features with its real-vs-real floor, and the classifier's accuracy on conditional samples.",
+        discussion: "Each metric compares --count samples with --count fresh data points, averaged over --repeats draws; its floor is the expected value of the same metric between two independent data samples of that size: exact for the energy distance (2·E‖X − X′‖/n) and MMD, the mean of 2·repeats pairs for the sliced Wasserstein distance. The V-statistics fluctuate heavily, so average before comparing. The NLL uses the instantaneous change of variables with an exact (autograd) divergence. Image models: --count samples (default 500) against --count real images; the floor is the same distance between two disjoint sets of --count real images, both averaged over --repeats random draws of the real sets (see docs/CLI.md)."
     )
 
     @OptionGroup var checkpoint: CheckpointOptions
@@ -16,6 +16,7 @@ struct Eval: ParsableCommand {
     @Option(help: "Independent sample/data pairs each metric is averaged over (its floor uses twice as many).") var repeats: Int = 4
     @Option(help: "Held-out points for the PF-ODE NLL (0 = skip).") var nllCount: Int = 128
     @Option(help: "Runge–Kutta steps of the NLL integration.") var nllSteps: Int = 100
+    @Option(help: "Image models: the data set's classifier checkpoint (default: pretrained/classifier-<data>.safetensors when it exists).") var classifier: String?
     @Flag(help: "Print the results as JSON.") var json = false
     @OptionGroup var compute: ComputeOptions
 
@@ -39,6 +40,8 @@ struct Eval: ParsableCommand {
 
     func run() throws {
         compute.apply()
+        if try checkpoint.isImage() { return try runImage() }
+        if classifier != nil { throw ValidationError("--classifier applies to image checkpoints") }
         let loaded = try checkpoint.load()
         let config = loaded.config, options = sampling.options, set = config.dataset
         var draws: [Tensor] = []

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Diffusion
+import DiffusionModels
 import DiffusionPlot
 import Foundation
 
@@ -90,6 +91,13 @@ struct CheckpointOptions: ParsableArguments {
     @Option(help: "The prediction type you expect the checkpoint to have (epsilon, sample, v, score, velocity); a mismatch is an error.")
     var prediction: String?
 
+    /// Whether the checkpoint is an image model's (an `ImageCheckpoint`); throws when it is missing.
+    func isImage() throws -> Bool {
+        guard let checkpoint else { throw ValidationError("missing --checkpoint <path> (a file written by 'diffusion train')") }
+        guard FileManager.default.fileExists(atPath: checkpoint) else { throw ValidationError("checkpoint '\(checkpoint)' does not exist") }
+        return ImageCheckpoint.isImageCheckpoint(URL(fileURLWithPath: checkpoint))
+    }
+
     /// Loads the checkpoint and checks the requested prediction against it.
     func load() throws -> ToyCheckpoint {
         guard let checkpoint else { throw ValidationError("missing --checkpoint <path> (a file written by 'diffusion train')") }
@@ -111,7 +119,7 @@ struct SamplingFlags: ParsableArguments {
     @Option(help: "Sampler (see 'diffusion sample --list').") var sampler: String = "heun"
     @Option(help: "Sampler steps (1…10000).") var steps: Int = 25
     @Option(help: "Noise-level schedule: karras, exponential, uniform, trailing (discrete processes).") var schedule: String = "karras"
-    @Option(help: "Number of samples.") var count: Int = 2000
+    @Option(help: "Number of samples (default 2000 for toy models, 64 for image samples, 500 for image eval).") var count: Int?
     @Option(help: "Random seed of the starting noise (and of stochastic samplers).") var seed: UInt64 = 0
     @Option(help: "Class of every sample (conditional models; default: classes drawn as in the data).") var label: Int?
     @Option(help: "Classifier-free guidance scale w (1 = conditional model, 0 = unconditional).") var guidanceScale: Double = 1
@@ -119,7 +127,7 @@ struct SamplingFlags: ParsableArguments {
 
     var options: SamplingOptions {
         var o = SamplingOptions()
-        (o.sampler, o.steps, o.schedule, o.count, o.seed, o.label) = (sampler, steps, schedule, count, seed, label)
+        (o.sampler, o.steps, o.schedule, o.count, o.seed, o.label) = (sampler, steps, schedule, count ?? 2000, seed, label)
         (o.guidanceScale, o.guidanceRescale) = (guidanceScale, guidanceRescale)
         return o
     }
@@ -132,7 +140,7 @@ struct SamplingFlags: ParsableArguments {
             throw ValidationError("unknown schedule '\(schedule)'; choose one of: \(SamplingOptions.schedules.joined(separator: ", "))")
         }
         guard (1...10_000).contains(steps) else { throw ValidationError("--steps must be in 1…10000, got \(steps)") }
-        guard (1...1_000_000).contains(count) else { throw ValidationError("--count must be in 1…1000000, got \(count)") }
+        if let count, !(1...1_000_000).contains(count) { throw ValidationError("--count must be in 1…1000000, got \(count)") }
         guard guidanceScale.isFinite && (0...100).contains(guidanceScale) else { throw ValidationError("--guidance-scale must be in 0…100, got \(guidanceScale)") }
         guard (0...1).contains(guidanceRescale) else { throw ValidationError("--guidance-rescale must be in 0…1, got \(guidanceRescale)") }
     }

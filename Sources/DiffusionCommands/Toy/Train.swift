@@ -5,7 +5,7 @@ import Foundation
 /// `diffusion train`: trains the toy MLP on a toy data set and writes a safetensors checkpoint.
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train a small diffusion model on a 2-D (or 1-D) toy data set.",
+        abstract: "Train a small diffusion model on a toy data set, or an image model (UNet, DiT, classifier) on images.",
         discussion: """
         Settings: defaults, then a JSON config file (--config), then flags.
         Config fields, all optional [default]:
@@ -27,12 +27,15 @@ struct Train: ParsableCommand {
         The checkpoint (model, optimizer, EMA; the config in its metadata) is
         written to a temporary file and renamed. Ctrl-C stops after the current
         step, saves the steps done so far and exits with status 130; --resume
-        continues from it. See docs/CLI.md.
+        continues from it.
+        Image data (digits, digits8, shapes, idx:IMAGES[,LABELS], folder:PATH)
+        trains --model unet|dit|classifier; the image fields are listed in
+        docs/CLI.md.
         """
     )
 
     @Option(help: "JSON config file (fields above).") var config: String?
-    @Option(help: "Toy data set.") var data: String?
+    @Option(help: "Toy or image data set.") var data: String?
     @Option(help: "Objective: \(TrainingConfig.objectives.joined(separator: ", ")).") var objective: String?
     @Option(help: "Noise process: \(TrainingConfig.processes.joined(separator: ", ")).") var process: String?
     @Option(help: "Network prediction: epsilon, sample, v, score, velocity.") var prediction: String?
@@ -43,6 +46,7 @@ struct Train: ParsableCommand {
     @Option(help: "Peak learning rate.") var lr: Double?
     @Option(help: "Linear warm-up steps.") var warmupSteps: Int?
     @Option(help: "EMA decay (0 = off).") var emaDecay: Double?
+    @OptionGroup var image: ImageTrainFlags
     @Option(help: "ToyMLP width.") var width: Int?
     @Option(help: "ToyMLP residual blocks.") var blocks: Int?
     @Flag(help: "Train a class-conditional model.") var conditional = false
@@ -82,11 +86,13 @@ struct Train: ParsableCommand {
         guard ProgressBar.Mode(rawValue: progress) != nil else {
             throw ValidationError("unknown --progress '\(progress)'; choose auto, bar, lines or none")
         }
+        if try isImageRun() { _ = try resolvedImageConfig(); return }
         _ = try resolvedConfig()
     }
 
     func run() throws {
         compute.apply()
+        if try isImageRun() { return try runImage() }
         let config = try resolvedConfig()
         try ToyOutputs.checkWritable(output, what: "checkpoint")
         let url = URL(fileURLWithPath: output)
