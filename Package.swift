@@ -41,7 +41,7 @@ let package = Package(
         // The book: SVG plots, Markdown (cmark-gfm) → static site, and a local server in its own target.
         .systemLibrary(name: "CCmarkGFM", path: "Sources/CCmarkGFM", providers: [.apt(["libcmark-gfm-dev", "libcmark-gfm-extensions-dev"])]),
         .target(name: "DiffusionPlot"),
-        .target(name: "DiffusionBook", dependencies: ["DiffusionEngine", "Diffusion", "DiffusionPlot", "CCmarkGFM"]),
+        .target(name: "DiffusionBook", dependencies: ["DiffusionEngine", "Diffusion", "DiffusionPlot", "CCmarkGFM", "DiffusionModels", "DiffusionData"]),
         .target(name: "DiffusionServer", dependencies: [.product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "DiffusionCommands",

@@ -72,6 +72,7 @@ public struct BookExperiment: Sendable {
 /// The experiments the book can call by name.
 public enum BookExperiments {
     public static let all: [BookExperiment] = [ForwardNoising.experiment, NoiseScheduleCurves.experiment] + Chapter1.experiments
+        + Chapter2.experiments
         + Chapter3.experiments
         + Chapter4.experiments
         + Chapter5.experiments
