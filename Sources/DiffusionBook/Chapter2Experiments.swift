@@ -15,15 +15,6 @@ public enum Chapter2 {
 
     // MARK: Shared helpers
 
-    /// The UNet seen through the diffusion core's network protocol, so `NetworkModel`, the objectives and the samplers
-    /// accept it (a thin wrapper; the parameters are the UNet's, named `unet.…`).
-    final class UNetNetwork: Module, NoiseConditionalNetwork {
-        let unet: UNet
-        init(_ unet: UNet) { self.unet = unet; super.init() }
-        var classCount: Int { unet.classCount }
-        func callAsFunction(_ x: Tensor, _ c: Tensor, labels: Tensor?) -> Tensor { unet(x, c, labels: labels) }
-    }
-
     /// The small UNet the chapter trains on 8×8 digits: two levels (8×8 and 4×4), attention at 4×4.
     public static func digitsConfig(channels: Int = 32) -> UNetConfig {
         UNetConfig(imageSize: 8, inChannels: 1, outChannels: 1, channels: channels, channelMultipliers: [1, 2],
@@ -109,10 +100,9 @@ public enum Chapter2 {
     static func trainDigits(_ unet: UNet, on data: ImageDataset, steps: Int, batch B: Int, schedule: some LRSchedule, seed: UInt64,
                             after: (Int, Double) -> Void) throws {
         let process = DiscreteVP.linear()
-        let network = UNetNetwork(unet)
-        let model = try NetworkModel(network, process: process, output: .epsilon)
+        let model = try NetworkModel(unet, process: process, output: .epsilon)
         let loss = DenoisingLoss.ddpm(process)
-        let optimizer = Adam(network.trainableParameters(), lr: schedule.lr(at: 0))
+        let optimizer = Adam(unet.trainableParameters(), lr: schedule.lr(at: 0))
         let d = Float(data.images.count / data.count)
         var rng = RandomGenerator(seed: seed)
         for step in 0..<steps {
@@ -701,7 +691,7 @@ public enum Chapter2 {
         let x0 = data.images.indexSelect(axis: 0, indices: Array(0..<200))
         let process = DiscreteVP.linear()
         let unet = withParameterSeed(seed) { UNet(digitsConfig(channels: 16)) }
-        let model = try NetworkModel(UNetNetwork(unet), process: process, output: .epsilon)
+        let model = try NetworkModel(unet, process: process, output: .epsilon)
         // One batch of DDPM training inputs drawn explicitly: t uniform on 1…T, ε ~ N(0, I), x_t = α_t x₀ + σ_t ε.
         var rng = RandomGenerator(seed: seed &+ 3)
         let times = rng.integers([200], in: 0..<process.T).scalars.map { (Double($0) + 1) / Double(process.T) }
@@ -865,8 +855,7 @@ public enum Chapter2 {
         let (trainSet, testSet) = try Digits.load(size: 8).split(testCount: 200, seed: 7)
         let process = DiscreteVP.linear()
         let unet = withParameterSeed(seed) { UNet(digitsConfig(channels: channels)) }
-        let network = UNetNetwork(unet)
-        let model = try NetworkModel(network, process: process, output: .epsilon)
+        let model = try NetworkModel(unet, process: process, output: .epsilon)
         let loss = DenoisingLoss.ddpm(process)
         let ema = EMA(unet, halfLife: halfLife, warmup: .ratio)
 

@@ -324,10 +324,9 @@ struct Chapter2Tests {
         // @sec:arch-train: the training listing, a few steps.
         let data = try Digits.load(size: 8).split(testCount: 200, seed: 7).train
         let unet = withParameterSeed(0) { UNet(Chapter2.digitsConfig(channels: 16)) }
-        let network = Chapter2.UNetNetwork(unet)
-        let model = try NetworkModel(network, process: DiscreteVP.linear(), output: .epsilon)
+        let model = try NetworkModel(unet, process: DiscreteVP.linear(), output: .epsilon)
         let loss = DenoisingLoss.ddpm(DiscreteVP.linear())
-        let optimizer = Adam(network.trainableParameters(), lr: 2e-3)
+        let optimizer = Adam(unet.trainableParameters(), lr: 2e-3)
         let ema = EMA(unet, halfLife: 40, warmup: .ratio)
         let schedule = CosineLR(peak: 2e-3, totalSteps: 400, warmupSteps: 40)
         var rng = RandomGenerator(seed: 1)
