@@ -38,8 +38,7 @@ int dl_gemm_native_threads(void) { return atomic_load(&g_threads); }
 #include <cpuid.h>
 #include <immintrin.h>
 
-#define TARGET __attribute__((target("avx512f,avx512vl,fma")))
-#define INLINE static inline __attribute__((always_inline))
+#include "avx512_common.h"
 
 enum { MR = 8, NR = 48, NV = NR / 16 };
 // Blocking: an 8×KC panel of A (≤ 12 KB) lives in L1 while a KC×NC block of B (≤ 512 KB) streams from L2.
@@ -153,26 +152,6 @@ static const ukernel_fn ukernels[MR + 1][NV + 1] = {
 // Packing.
 
 static long round_up(long x, long m) { return (x + m - 1) / m * m; }
-
-/// 8×8 transpose of eight 8-float rows.
-TARGET INLINE void transpose8(__m256 r[8]) {
-    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-    __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-    __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-    __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-    __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-    r[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
-    r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
-    r[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
-    r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
-    r[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
-    r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
-    r[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
-    r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
-}
 
 /// Copies the kc×8 block src[k·ld + r] (k < kc, r < 8; k-contiguous rows of length ≥ kc at stride ld, i.e. rows
 /// r at src + r·ld) transposed into dst[k·stride + r]. `rows` < 8 rows are zero-filled.
