@@ -103,10 +103,4 @@ public enum ClassConditioning {
         precondition(labels.shape == [count], "labels must be [\(count)], got \(labels.shape)")
         return labels
     }
-
-    /// Replaces each label by the null class with probability `probability` (training for guidance).
-    public static func dropLabels(_ labels: Tensor, probability: Float, classCount: Int, generator: inout RandomGenerator) -> Tensor {
-        let drop = generator.uniform(labels.shape) .< probability
-        return Tensor.where(drop, Tensor(scalar: Float(classCount)), labels)
-    }
 }

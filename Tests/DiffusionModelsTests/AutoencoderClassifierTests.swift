@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Diffusion
 @testable import DiffusionModels
 
 @Test func autoencoderShapesGradientsAndCount() {
@@ -76,7 +77,7 @@ import Testing
     // Row 2 ties: argmax takes the first maximum (class 0), so 1 of 3 is right.
     #expect(ClassifierEvaluation.accuracy(logits: logits, labels: labels) == 1.0 / 3)
     var g = RandomGenerator(seed: 1)
-    let dropped = ClassConditioning.dropLabels(Tensor.full([10_000], 2), probability: 0.1, classCount: 5, generator: &g).scalars
+    let dropped = dropLabels(Tensor.full([10_000], 2), probability: 0.1, classCount: 5, generator: &g).scalars
     #expect(Set(dropped) == [2, 5] && Swift.abs(Double(dropped.filter { $0 == 5 }.count) / 10_000 - 0.1) < 0.01)
     #expect(ClassConditioning.labelsOrNull(nil, count: 2, classCount: 7).scalars == [7, 7])
 }

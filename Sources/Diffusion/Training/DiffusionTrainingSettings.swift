@@ -5,32 +5,34 @@ import DiffusionLayers
 /// The fields of a training config that do not depend on the data or the network: the diffusion objective
 /// (objective, process, prediction) and the optimisation (AdamW with warm-up, clipping, EMA, label dropout, seed).
 /// Toy (`TrainingConfig`) and image training configs share them, with one set of names, defaults, checks and
-/// builders (process, loss, learning-rate schedule, sampling range).
+/// builders (process, loss, learning-rate schedule, sampling range). Settable, so flags can override a config file.
 public protocol DiffusionTrainingSettings {
     /// ddpm (ε-MSE) | x0 | v | vlb (variational bound) | edm | flow | flow-ot | dsm (NCSN).
-    var objective: String { get }
+    var objective: String { get set }
     /// Noise process; nil picks the objective's own (ddpm, x0, v, vlb: vp-linear; edm: edm; flow: flow; dsm: ve).
-    var process: String? { get }
+    var process: String? { get set }
     /// What the network predicts (epsilon, sample, v, score, velocity); nil picks the objective's natural one.
-    var prediction: String? { get }
+    var prediction: String? { get set }
     /// Rescale a VP process to zero terminal SNR (Lin et al. 2023, arXiv 2305.08891).
-    var zeroTerminalSNR: Bool { get }
+    var zeroTerminalSNR: Bool { get set }
     /// Min-SNR-γ weighting (Hang et al. 2023, arXiv 2303.09556) for ddpm, x0 and v.
-    var minSNRGamma: Double? { get }
-    var steps: Int { get }
-    var batchSize: Int { get }
-    var learningRate: Double { get }
+    var minSNRGamma: Double? { get set }
+    var steps: Int { get set }
+    var batchSize: Int { get set }
+    var learningRate: Double { get set }
     /// Linear warm-up steps (capped at half the run).
-    var warmupSteps: Int { get }
+    var warmupSteps: Int { get set }
     /// "cosine" (decay to 0 at `steps`) or "constant" (after warm-up).
-    var lrSchedule: String { get }
-    var weightDecay: Double { get }
+    var lrSchedule: String { get set }
+    var weightDecay: Double { get set }
     /// Global gradient-norm clip; 0 disables.
-    var gradClip: Double { get }
+    var gradClip: Double { get set }
     /// EMA decay of the weights used for sampling; 0 disables.
-    var emaDecay: Double { get }
-    var labelDropout: Double { get }
-    var seed: UInt64 { get }
+    var emaDecay: Double { get set }
+    /// Train a class-conditional model, dropping labels with `labelDropout` for classifier-free guidance.
+    var conditional: Bool { get set }
+    var labelDropout: Double { get set }
+    var seed: UInt64 { get set }
 }
 
 extension DiffusionTrainingSettings {

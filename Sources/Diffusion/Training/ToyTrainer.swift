@@ -8,7 +8,7 @@ import DiffusionLayers
 ///
 /// Step k is reproducible on its own: its batch is samples k·B… of the data stream of `seed`, and its noise comes
 /// from a generator at stream k of seed + 1, so a resumed run continues bit-identically.
-public final class ToyTrainer {
+public final class ToyTrainer: StepwiseTrainer {
     public let config: TrainingConfig
     public let model: NetworkModel<ToyMLP>
     public let optimizer: AdamW
@@ -35,31 +35,15 @@ public final class ToyTrainer {
         var rng = RandomGenerator(seed: config.seed &+ 1, stream: UInt64(step) << 24)
         var y: Tensor? = nil
         if config.conditional, let labels {
-            let drop = rng.uniform([B]).scalars
-            let null = Float(config.dataset.classCount)
-            y = Tensor(zip(labels.scalars, drop).map { $1 < Float(config.labelDropout) ? null : $0 })
+            y = dropLabels(labels, probability: config.labelDropout, classCount: config.dataset.classCount, generator: &rng)
         }
         let loss = objective(model, x0, labels: y, rng: &rng).mean()
-        optimizer.zeroGrad()
-        loss.backward()
-        if config.gradClip > 0 { clipGradNorm(optimizer.parameters, maxNorm: config.gradClip) }
-        optimizer.learningRate = schedule.lr(at: step)
-        optimizer.step()
-        ema?.update()
+        applyUpdate(loss, optimizer: optimizer, learningRate: schedule.lr(at: step), gradClip: config.gradClip, ema: ema)
         step += 1
         return Double(loss.item)
     }
 
-    /// Trains until `config.steps` or until `shouldStop` is true before a step; `onStep(step, loss)` after each.
-    /// Returns the number of steps completed (all of them unless stopped).
-    @discardableResult
-    public func train(shouldStop: () -> Bool = { false }, onStep: (Int, Double) -> Void = { _, _ in }) -> Int {
-        while step < config.steps && !shouldStop() {
-            let loss = trainStep()
-            onStep(step, loss)
-        }
-        return step
-    }
+    public var totalSteps: Int { config.steps }
 
     /// The model with EMA weights (when an EMA is kept) for sampling: a fresh copy, the trainer is untouched.
     public func samplingModel() -> NetworkModel<ToyMLP> {

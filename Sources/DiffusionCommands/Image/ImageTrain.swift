@@ -46,18 +46,7 @@ extension Train {
         }
         if width != nil || blocks != nil { throw ValidationError("--width and --blocks size the toy MLP; image models use --channels (UNet) or --hidden-size and --depth (DiT)") }
         if let data { c.data = data }
-        if let objective { c.objective = objective }
-        if let process { c.process = process }
-        if let prediction { c.prediction = prediction }
-        if zeroTerminalSnr { c.zeroTerminalSNR = true }
-        if let minSnrGamma { c.minSNRGamma = minSnrGamma }
-        if let steps { c.steps = steps }
-        if let batchSize { c.batchSize = batchSize }
-        if let lr { c.learningRate = lr }
-        if let warmupSteps { c.warmupSteps = warmupSteps }
-        if let emaDecay { c.emaDecay = emaDecay }
-        if conditional { c.conditional = true }
-        if let seed { c.seed = seed }
+        applySharedFlags(to: &c)
         if let m = image.model { c.model = m }
         if let v = image.imageSize { c.imageSize = v }
         if let v = image.channels { c.channels = v }
@@ -83,20 +72,7 @@ extension Train {
         let log = { (s: String) in FileHandle.standardError.write(Data(s.utf8)) }
         let what = config.isClassifier ? "a classifier" : "\(config.objective) \(config.model)\(config.conditional ? " (class-conditional)" : "")"
         log("Training \(what) on \(config.data) (\(trainer.trainSet.count) images \(trainer.shape.channels)×\(trainer.shape.size)×\(trainer.shape.size)): \(config.steps) steps, batch \(config.batchSize), \(trainer.network.parameterCount) parameters\(trainer.step > 0 ? ", resuming at step \(trainer.step)" : "")\n")
-        let bar = ProgressBar(total: config.steps, startingAt: trainer.step, mode: ProgressBar.Mode(rawValue: progress)!)
-        let first = trainer.step
-        let t0 = Date(), cpu0 = processCPUSeconds()
-        var lastLoss = Double.nan
-        Interrupt.install()
-        defer { Interrupt.restore() }
-        let hook = TrainHooks.afterStep.withLock { $0 }
-        trainer.train(shouldStop: { Interrupt.requested }) { step, loss in
-            lastLoss = loss
-            bar.update(step: step, loss: loss)
-            hook?(step)
-        }
-        bar.finish()
-        let elapsed = Date().timeIntervalSince(t0), cpu = processCPUSeconds() - cpu0
+        let run = trainWithProgress(trainer, mode: ProgressBar.Mode(rawValue: progress)!, afterStep: TrainHooks.afterStep.withLock { $0 })
         do { try trainer.save(to: url) } catch { throw ValidationError("cannot write the checkpoint '\(output)': \(error)") }
         if trainer.step < config.steps {
             log("Interrupted: stopped after step \(trainer.step) of \(config.steps); a valid checkpoint of these \(trainer.step) steps was written to \(output) (continue with --resume).\n")
@@ -107,14 +83,8 @@ extension Train {
             let a = ClassifierEvaluation.accuracy(trainer.evaluationClassifier(), images: test.images, labels: test.labelTensor)
             accuracy = String(format: ", held-out accuracy %.2f%% (%d images)", 100 * a, test.count)
         }
-        let rate = Double(trainer.step - first) / Swift.max(elapsed, 1e-9)
-        print(String(format: "Trained %d steps in %.1f s (%.1f s CPU, %.2f it/s), final loss %.4f%@ → %@", trainer.step - first, elapsed, cpu, rate, lastLoss, accuracy, output))
+        let rate = Double(run.steps) / Swift.max(run.wallSeconds, 1e-9)
+        print(String(format: "Trained %d steps in %.1f s (%.1f s CPU, %.2f it/s), final loss %.4f%@ → %@", run.steps, run.wallSeconds, run.cpuSeconds, rate,
+                     run.lastLoss, accuracy, output))
     }
-}
-
-/// CPU time of this process so far (all threads), in seconds.
-func processCPUSeconds() -> Double {
-    var t = timespec()
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
-    return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
 }

@@ -46,18 +46,9 @@ struct Pretrained: ParsableCommand {
             let trainer: ImageTrainer
             do { trainer = try ImageTrainer(config) } catch { throw ValidationError(error.description) }
             log("\(entry.name): \(config.steps) steps, \(trainer.network.parameterCount) parameters, \(Engine.threads) thread(s)\n")
-            let bar = ProgressBar(total: config.steps, mode: mode)
             let load = loadAverage()
-            let t0 = Date(), cpu0 = processCPUSeconds()
-            var lastLoss = Double.nan
-            Interrupt.install()
-            defer { Interrupt.restore() }
-            trainer.train(shouldStop: { Interrupt.requested }) { step, loss in
-                lastLoss = loss
-                bar.update(step: step, loss: loss)
-            }
-            bar.finish()
-            let wall = Date().timeIntervalSince(t0), cpu = processCPUSeconds() - cpu0
+            let run = trainWithProgress(trainer, mode: mode)
+            let (wall, cpu, lastLoss) = (run.wallSeconds, run.cpuSeconds, run.lastLoss)
             if trainer.step < config.steps { log("Interrupted: nothing written for \(entry.name).\n"); throw ExitCode(Interrupt.exitStatus) }
             do { try trainer.exportWeights(to: weights) } catch { throw ValidationError("cannot write \(weights.path): \(error)") }
             var accuracy: Double?

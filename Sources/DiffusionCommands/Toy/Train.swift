@@ -64,6 +64,15 @@ struct Train: ParsableCommand {
             do { c = try TrainingConfig.decode(json: data, source: config) } catch { throw ValidationError(error.description) }
         }
         if let data { c.data = data }
+        applySharedFlags(to: &c)
+        if let width { c.width = width }
+        if let blocks { c.blocks = blocks }
+        do { try c.validate() } catch { throw ValidationError(error.description) }
+        return c
+    }
+
+    /// The flags of the objective and the optimisation, which toy and image configs share, over the file's values.
+    func applySharedFlags(to c: inout some DiffusionTrainingSettings) {
         if let objective { c.objective = objective }
         if let process { c.process = process }
         if let prediction { c.prediction = prediction }
@@ -74,12 +83,8 @@ struct Train: ParsableCommand {
         if let lr { c.learningRate = lr }
         if let warmupSteps { c.warmupSteps = warmupSteps }
         if let emaDecay { c.emaDecay = emaDecay }
-        if let width { c.width = width }
-        if let blocks { c.blocks = blocks }
         if conditional { c.conditional = true }
         if let seed { c.seed = seed }
-        do { try c.validate() } catch { throw ValidationError(error.description) }
-        return c
     }
 
     func validate() throws {
@@ -106,26 +111,13 @@ struct Train: ParsableCommand {
         }
         let log = { (s: String) in FileHandle.standardError.write(Data(s.utf8)) }
         log("Training \(config.objective) on \(config.data): \(config.steps) steps, batch \(config.batchSize), ToyMLP \(trainer.model.network.parameterCount) parameters\(trainer.step > 0 ? ", resuming at step \(trainer.step)" : "")\n")
-        let bar = ProgressBar(total: config.steps, startingAt: trainer.step, mode: ProgressBar.Mode(rawValue: progress)!)
-        let first = trainer.step
-        let t0 = Date()
-        var lastLoss = Double.nan
-        Interrupt.install()
-        defer { Interrupt.restore() }
-        let hook = TrainHooks.afterStep.withLock { $0 }
-        trainer.train(shouldStop: { Interrupt.requested }) { step, loss in
-            lastLoss = loss
-            bar.update(step: step, loss: loss)
-            hook?(step)
-        }
-        bar.finish()
-        let elapsed = Date().timeIntervalSince(t0)
+        let run = trainWithProgress(trainer, mode: ProgressBar.Mode(rawValue: progress)!, afterStep: TrainHooks.afterStep.withLock { $0 })
         do { try trainer.save(to: url) } catch { throw ValidationError("cannot write the checkpoint '\(output)': \(error)") }
         if trainer.step < config.steps {
             log("Interrupted: stopped after step \(trainer.step) of \(config.steps); a valid checkpoint of these \(trainer.step) steps was written to \(output) (continue with --resume).\n")
             throw ExitCode(Interrupt.exitStatus)
         }
-        let rate = Double(trainer.step - first) / Swift.max(elapsed, 1e-9)
-        print(String(format: "Trained %d steps in %.1f s (%.1f it/s), final loss %.4f → %@", trainer.step - first, elapsed, rate, lastLoss, output))
+        let rate = Double(run.steps) / Swift.max(run.wallSeconds, 1e-9)
+        print(String(format: "Trained %d steps in %.1f s (%.1f it/s), final loss %.4f → %@", run.steps, run.wallSeconds, rate, run.lastLoss, output))
     }
 }

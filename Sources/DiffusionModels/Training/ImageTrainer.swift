@@ -11,7 +11,7 @@ import Foundation
 /// epoch), its label dropout, noise levels and noise come from a generator at stream k of seed + 1. The engine's
 /// kernels give the same bits for any thread count, so a run does not depend on `--threads`, and a resumed run
 /// continues bit-identically. Diffusion losses are reported per pixel (the objective's ‖·‖² divided by c·h·w).
-public final class ImageTrainer {
+public final class ImageTrainer: StepwiseTrainer {
     public let config: ImageTrainingConfig
     public let shape: ImageDataShape
     /// Images the model trains on (for a classifier: all but the held-out test images).
@@ -78,30 +78,17 @@ public final class ImageTrainer {
         } else {
             var y: Tensor? = nil
             if config.conditional {
-                y = ClassConditioning.dropLabels(labels, probability: Float(config.labelDropout), classCount: shape.classCount, generator: &rng)
+                y = dropLabels(labels, probability: config.labelDropout, classCount: shape.classCount, generator: &rng)
             }
             let pixels = Float(x0.count / B)
             loss = objective!(model!, x0, labels: y, rng: &rng).mean() / pixels
         }
-        optimizer.zeroGrad()
-        loss.backward()
-        if config.gradClip > 0 { clipGradNorm(optimizer.parameters, maxNorm: config.gradClip) }
-        optimizer.learningRate = schedule.lr(at: step)
-        optimizer.step()
-        ema?.update()
+        applyUpdate(loss, optimizer: optimizer, learningRate: schedule.lr(at: step), gradClip: config.gradClip, ema: ema)
         step += 1
         return Double(loss.item)
     }
 
-    /// Trains until `config.steps` or until `shouldStop` is true before a step; `onStep(step, loss)` after each.
-    @discardableResult
-    public func train(shouldStop: () -> Bool = { false }, onStep: (Int, Double) -> Void = { _, _ in }) -> Int {
-        while step < config.steps && !shouldStop() {
-            let loss = trainStep()
-            onStep(step, loss)
-        }
-        return step
-    }
+    public var totalSteps: Int { config.steps }
 
     /// The averaged (EMA) weights, or the current ones without an EMA, by parameter name.
     public var samplingWeights: [(String, Tensor)] {
