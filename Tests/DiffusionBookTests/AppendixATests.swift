@@ -9,18 +9,8 @@ import Testing
 /// quadrature), the statistical claims the text makes hold within their standard errors, the appendix has the
 /// structure BOOK-STYLE.md asks for, and its page renders.
 @Suite("Appendix A: computed answers, claims about the figures, structure, rendered page")
-struct AppendixATests {
+struct AppendixATests: ExperimentChecks {
     static let source = Fixtures.realBook.appendingPathComponent("appendix-a-measure.md")
-
-    static func run(_ name: String, _ parameters: [String: String] = [:]) throws -> [String: Double] {
-        let e = try #require(BookExperiments.all.first { $0.name == name }, "experiment \(name) is not registered")
-        return try e.run(try e.parameters(parameters)).numbers
-    }
-
-    static func close(_ a: Double?, _ b: Double, rel: Double = 1e-12, abs: Double = 0) -> Bool {
-        guard let a else { return false }
-        return Swift.abs(a - b) <= Swift.max(abs, rel * Swift.max(Swift.abs(a), Swift.abs(b)))
-    }
 
     /// |estimate − truth| within k standard errors.
     static func within(_ estimate: Double?, _ truth: Double, se: Double?, k: Double = 4) -> Bool {
@@ -260,69 +250,25 @@ struct AppendixATests {
 
     // MARK: Structure of the source
 
+    static let style = ChapterStyle(number: "A", file: "appendix-a-measure.md", experiments: AppendixA.experiments,
+                                    programmingNames: ["AppendixA."], summary: "## 本附录小结", arxivLeads: 4)
+
     @Test func appendixHasTheStructureTheStyleGuideAsksFor() throws {
+        try Self.style.checkSource()
         let text = try String(contentsOf: Self.source, encoding: .utf8)
-        let all = Chapter1Tests.blocks(text)
-        let exercises = all.filter { $0.kind == "exercise" }
-        #expect(exercises.count >= 12)
-        var lastStars = 0
-        for (i, e) in exercises.enumerated() {
-            #expect(e.body.components(separatedBy: "::: answer").count - 1 == 1, "练习 A.\(i + 1) needs exactly one answer")
-            let type = ["推导", "计算", "编程", "挑战"].first { e.header.contains($0) }
-            #expect(type != nil, "练习 A.\(i + 1) has no type")
-            let stars = e.header.filter { $0 == "★" }.count
-            #expect((1...3).contains(stars) && stars >= lastStars, "练习 A.\(i + 1): difficulty must rise")
-            lastStars = stars
-            let answer = e.body.components(separatedBy: "::: answer").last ?? ""
-            if type == "计算" { #expect(answer.contains("{{appa-"), "计算题 A.\(i + 1) must quote a computed number") }
-            if type == "编程" { #expect(answer.contains("```swift") && answer.contains("AppendixA."), "编程题 A.\(i + 1) must show code and name the library functions") }
+        #expect(text.contains("**学完本附录，你应当能够：**") && text.contains("**预备知识：**"))
+        for exercise in ChapterStyle.blocks(text) where exercise.kind == "exercise" && exercise.header.contains("编程") {
+            #expect(exercise.body.components(separatedBy: "::: answer").last!.contains("```swift"), "编程题 \(exercise.header) must show code")
         }
-        for type in ["推导", "计算", "编程", "挑战"] { #expect(exercises.contains { $0.header.contains(type) }, "no \(type) exercise") }
-
-        let figures = all.filter { $0.kind == "figure" }
-        #expect(figures.count >= 3)
-        let mine = Set(AppendixA.experiments.map(\.name))
-        for f in figures {
-            let name = f.header.components(separatedBy: "experiment=").last?.split(separator: " ").first.map { String($0).trimmingCharacters(in: CharacterSet(charactersIn: "}")) }
-            #expect(name.map { mine.contains($0) } == true, "figure \(f.header) is not an appendix-A experiment")
-            #expect(f.body.contains("注意"), "the caption of \(f.header) should say what to notice")
-        }
-
-        let bib = try Bibliography(bibtex: try String(contentsOf: Fixtures.realBook.appendingPathComponent("references.bib"), encoding: .utf8), file: "references.bib")
-        let leads = all.filter { $0.kind == "research" }
-        #expect(leads.count >= 6)
-        for l in leads {
-            let keys = SiteChecker.matches(#"@([A-Za-z0-9_-]+)[\];,]"#, l.body)
-            #expect(!keys.isEmpty && keys.allSatisfy { bib.entries[$0] != nil }, "lead '\(l.header)' cites nothing or an unknown key")
-            #expect(l.body.contains("第一个实验") && l.body.contains("为什么仍然开放"), "lead '\(l.header)' lacks its parts")
-        }
-        #expect(leads.filter { l in SiteChecker.matches(#"@([A-Za-z0-9_-]+)[\];,]"#, l.body).contains { bib.entries[$0]?.fields["eprint"] != nil } }.count >= 4)
-        #expect(text.contains("## 本附录小结") && text.contains("**学完本附录，你应当能够：**") && text.contains("**预备知识：**"))
-        let math = try NSRegularExpression(pattern: #"\$\$.*?\$\$|\$[^$\n]+\$"#, options: [.dotMatchesLineSeparators])
-        let ns = text as NSString
-        for m in math.matches(in: text, range: NSRange(location: 0, length: ns.length)) {
-            let s = ns.substring(with: m.range)
-            #expect(!s.contains("{{") && !s.contains("\\_"), "a computed number or \\_ inside math: \(s)")
-        }
+        for m in SiteChecker.matches(#"(\$\$[\s\S]*?\$\$|\$[^$\n]+\$)"#, text) { #expect(!m.contains("\\_"), "\\_ inside math: \(m)") }
         for line in text.components(separatedBy: "\n") where line.hasPrefix("#") { #expect(!line.contains("$"), "math in a heading: \(line)") }
         // Chapter 5 is referred to, not repeated.
         for label in ["@sec:sde-ito", "@thm:sde-ito", "@thm:sde-fp", "@thm:sde-reverse", "@sec:unification"] { #expect(text.contains(label), "no reference to \(label)") }
     }
 
-    // MARK: The rendered page
-
     @Test func renderedAppendixPageIsComplete() throws {
-        let site = try Fixtures.real()
-        let page = Fixtures.page(site, "appendix-a.html")
-        let exercises = SiteChecker.sections(page, open: "<section class=\"exercise\"", close: "</section>")
-        #expect(exercises.count >= 12)
-        for (k, e) in exercises.enumerated() {
-            #expect(e.contains("练习 A.\(k + 1)") && e.contains("<details class=\"answer\"><summary>参考答案</summary>"))
-        }
-        let figures = SiteChecker.sections(page, open: "<figure class=\"figure\"", close: "</figure>")
-        #expect(figures.count >= 5 && figures.allSatisfy { $0.contains("<svg") && $0.contains("<figcaption>") })
-        #expect(page.components(separatedBy: "<section class=\"callout research\"").count - 1 >= 6)
-        #expect(!page.contains("{{") && !page.contains("??"))
-        #expect(Fixtures.page(site, "index.html").contains("appendix-a.html"), "the front page links the appendix")
+        try Self.style.checkPage()
+        let figures = SiteChecker.sections(Fixtures.page(try Fixtures.real(), "appendix-a.html"), open: "<figure class=\"figure\"", close: "</figure>")
+        #expect(figures.count >= 5)
     }
 }

@@ -6,18 +6,8 @@ import Testing
 /// Chapter 1 (book/ch01-introduction.md): every computed answer is recomputed here independently of the
 /// experiment code, the chapter has the structure BOOK-STYLE.md asks for, and its page renders cleanly.
 @Suite("Chapter 1: computed answers, structure, rendered page")
-struct Chapter1Tests {
+struct Chapter1Tests: ExperimentChecks {
     static let source = Fixtures.realBook.appendingPathComponent("ch01-introduction.md")
-
-    static func run(_ name: String, _ parameters: [String: String] = [:]) throws -> [String: Double] {
-        let e = try #require(BookExperiments.all.first { $0.name == name }, "experiment \(name) is not registered")
-        return try e.run(try e.parameters(parameters)).numbers
-    }
-
-    static func close(_ a: Double?, _ b: Double, rel: Double = 1e-12, abs: Double = 0) -> Bool {
-        guard let a else { return false }
-        return Swift.abs(a - b) <= Swift.max(abs, rel * Swift.max(Swift.abs(a), Swift.abs(b)))
-    }
 
     // MARK: Independent reference values (plain Double loops, no library code)
 
@@ -200,8 +190,6 @@ struct Chapter1Tests {
 
     // MARK: Structure of the source
 
-    /// Kept for the chapter tests written against it; the parser lives in ChapterStyle.
-    static func blocks(_ text: String) -> [ChapterStyle.Block] { ChapterStyle.blocks(text) }
 
     static let style = ChapterStyle(number: "1", file: "ch01-introduction.md", experiments: Chapter1.experiments, lab: "L1", programmingNames: ["L1", "Sampling."])
 

@@ -8,18 +8,8 @@ import Testing
 /// (closed forms, plain Double quadrature and hand-written mixtures), the chapter has the structure BOOK-STYLE.md
 /// asks for, and its page renders cleanly.
 @Suite("Chapter 4: computed answers, structure, rendered page")
-struct Chapter4Tests {
+struct Chapter4Tests: ExperimentChecks {
     static let source = Fixtures.realBook.appendingPathComponent("ch04-score.md")
-
-    static func run(_ name: String, _ parameters: [String: String] = [:]) throws -> [String: Double] {
-        let e = try #require(BookExperiments.all.first { $0.name == name }, "experiment \(name) is not registered")
-        return try e.run(try e.parameters(parameters)).numbers
-    }
-
-    static func close(_ a: Double?, _ b: Double, rel: Double = 1e-12, abs: Double = 0) -> Bool {
-        guard let a else { return false }
-        return Swift.abs(a - b) <= Swift.max(abs, rel * Swift.max(Swift.abs(a), Swift.abs(b)))
-    }
 
     // MARK: Independent reference values (plain Double, no library code)
 

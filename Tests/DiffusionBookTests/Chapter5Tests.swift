@@ -9,18 +9,8 @@ import Testing
 /// update rule, posterior covariances), the claims the text makes about the figures hold for the numbers the library
 /// produced, the chapter's listings run, the chapter has the structure BOOK-STYLE.md asks for, and its page renders.
 @Suite("Chapter 5: computed answers, claims about the figures, listings, structure, rendered page")
-struct Chapter5Tests {
+struct Chapter5Tests: ExperimentChecks {
     static let source = Fixtures.realBook.appendingPathComponent("ch05-sde.md")
-
-    static func run(_ name: String, _ parameters: [String: String] = [:]) throws -> [String: Double] {
-        let e = try #require(BookExperiments.all.first { $0.name == name }, "experiment \(name) is not registered")
-        return try e.run(try e.parameters(parameters)).numbers
-    }
-
-    static func close(_ a: Double?, _ b: Double, rel: Double = 1e-12, abs: Double = 0) -> Bool {
-        guard let a else { return false }
-        return Swift.abs(a - b) <= Swift.max(abs, rel * Swift.max(Swift.abs(a), Swift.abs(b)))
-    }
 
     // MARK: Independent references (plain Double, no library code)
 

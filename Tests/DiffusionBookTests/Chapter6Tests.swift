@@ -8,23 +8,13 @@ import Testing
 /// the theorems the text proves are checked on the numbers the library produced, the chapter has the structure
 /// BOOK-STYLE.md asks for, and its page renders cleanly.
 @Suite("Chapter 6: computed answers, claims about the figures, structure, rendered page")
-struct Chapter6Tests {
+struct Chapter6Tests: ExperimentChecks {
     static let source = Fixtures.realBook.appendingPathComponent("ch06-flow.md")
-
-    static func run(_ name: String, _ parameters: [String: String] = [:]) throws -> [String: Double] {
-        let e = try #require(BookExperiments.all.first { $0.name == name }, "experiment \(name) is not registered")
-        return try e.run(try e.parameters(parameters)).numbers
-    }
 
     // The experiments with training runs, computed once for all tests.
     static let trainResult = Result { try run("ch6-train") }
     static let reflowResult = Result { try run("ch6-reflow") }
     static let numbersResult = Result { try run("ch6-numbers") }
-
-    static func close(_ a: Double?, _ b: Double, rel: Double = 1e-12, abs: Double = 0) -> Bool {
-        guard let a else { return false }
-        return Swift.abs(a - b) <= Swift.max(abs, rel * Swift.max(Swift.abs(a), Swift.abs(b)))
-    }
 
     // MARK: Independent reference implementations (Double, no library code)
 

@@ -8,17 +8,7 @@ import Testing
 /// the text makes about the figures and tables hold for the numbers the library produced, the chapter's listings run,
 /// it has the structure BOOK-STYLE.md asks for, and its page renders cleanly.
 @Suite("Chapter 9: computed answers, claims about the figures, listings, structure, rendered page")
-struct Chapter9Tests {
-    static func run(_ name: String, _ parameters: [String: String] = [:]) throws -> [String: Double] {
-        let e = try #require(BookExperiments.all.first { $0.name == name }, "experiment \(name) is not registered")
-        return try e.run(try e.parameters(parameters)).numbers
-    }
-
-    static func close(_ a: Double?, _ b: Double, rel: Double = 1e-12, abs: Double = 0) -> Bool {
-        guard let a else { return false }
-        return Swift.abs(a - b) <= Swift.max(abs, rel * Swift.max(Swift.abs(a), Swift.abs(b)))
-    }
-
+struct Chapter9Tests: ExperimentChecks {
     // MARK: Independent references (Double, no library code)
 
     /// A diagonal Gaussian mixture in α = 1 coordinates: density, denoiser.
