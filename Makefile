@@ -4,7 +4,7 @@ SWIFT      ?= swift
 APT_PACKAGES := libopenblas-dev libcmark-gfm-dev libcmark-gfm-extensions-dev libjs-katex chromium fonts-noto-cjk libpng-dev zlib1g-dev
 BIN        := .build/release/diffusion
 
-.PHONY: run test bench build setup clean
+.PHONY: run test bench build setup clean pretrained
 
 ## setup: install missing Debian packages (as root), or print the exact command to run.
 setup:
@@ -27,6 +27,12 @@ test: setup
 bench: build
 	$(BIN) bench engine
 	$(BIN) bench train --workloads w1,w2 --threads 1,2
+
+## pretrained: retrain the committed image models of pretrained/manifest.json from their configs and seeds, measure them,
+## and replace pretrained/<name>.safetensors (EMA weights) and pretrained/<name>.json (time, metrics) of each that meets
+## its bounds (exit 1 otherwise). About DURATION on 2 idle cores.
+pretrained: build
+	$(BIN) pretrained --folder pretrained --threads 2
 
 clean:
 	rm -rf .build out

@@ -4,20 +4,6 @@ import DiffusionData
 import DiffusionModels
 import Foundation
 
-/// Where committed pretrained checkpoints live: `pretrained/` under the working directory, else under the
-/// repository this binary was built from.
-enum PretrainedFolder {
-    static let buildTimeRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent()
-
-    /// The first existing `pretrained/<file>`.
-    static func find(_ file: String) -> String? {
-        let candidates = [URL(fileURLWithPath: FileManager.default.currentDirectoryPath), buildTimeRoot]
-            .map { $0.appendingPathComponent("pretrained").appendingPathComponent(file).path }
-        return candidates.first { FileManager.default.fileExists(atPath: $0) }
-    }
-}
-
 extension Eval {
     struct ImageReport: Codable {
         let checkpoint: String, classifier: String, data: String, model: String, sampler: String, steps: Int, count: Int
@@ -29,9 +15,10 @@ extension Eval {
     }
 
     func runImage() throws {
-        let loaded = try checkpoint.loadImage()
-        guard let model = loaded.model else { throw ValidationError("checkpoint '\(checkpoint.checkpoint!)' holds a classifier; evaluate a diffusion checkpoint") }
-        guard let classifierPath = classifier ?? PretrainedFolder.find("classifier-\(loaded.config.data).safetensors") else {
+        let loaded = try checkpoint.loadImage(), path = try checkpoint.path()
+        guard let model = loaded.model else { throw ValidationError("checkpoint '\(path)' holds a classifier; evaluate a diffusion checkpoint") }
+        let committed = PretrainedModels.folder().appendingPathComponent("classifier-\(loaded.config.data).safetensors").path
+        guard let classifierPath = classifier ?? (FileManager.default.fileExists(atPath: committed) ? committed : nil) else {
             throw ValidationError("no classifier for '\(loaded.config.data)': pass --classifier <checkpoint> (train one with 'diffusion train --data \(loaded.config.data) --model classifier')")
         }
         guard FileManager.default.fileExists(atPath: classifierPath) else { throw ValidationError("classifier '\(classifierPath)' does not exist") }
@@ -57,7 +44,7 @@ extension Eval {
         guard samples.images.scalars.allSatisfy({ $0.isFinite }) else { throw ValidationError("sampling produced non-finite values") }
         let fd = ImageEvaluation.frechet(samples: samples.images, real: real.images, classifier: net, repeats: repeats, seed: 0xFD)
         let accuracy = samples.labels.map { ImageEvaluation.accuracy(samples: samples.images, labels: $0, classifier: net) }
-        let report = ImageReport(checkpoint: checkpoint.checkpoint!, classifier: classifierPath, data: loaded.config.data, model: loaded.config.model,
+        let report = ImageReport(checkpoint: path, classifier: classifierPath, data: loaded.config.data, model: loaded.config.model,
                                  sampler: options.sampler, steps: options.steps, count: options.count, guidanceScale: options.guidanceScale,
                                  frechetDistance: fd.distance, floor: fd.floor, ratio: fd.ratio, repeats: repeats, accuracy: accuracy,
                                  samplingSeconds: seconds)

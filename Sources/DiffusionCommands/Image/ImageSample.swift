@@ -26,7 +26,7 @@ struct ImageSampleFlags: ParsableArguments {
 extension CheckpointOptions {
     /// Loads an image checkpoint and checks the requested prediction against it.
     func loadImage() throws -> ImageCheckpoint {
-        let path = checkpoint!
+        let path = try self.path()
         if let p = prediction, TrainingConfig.prediction(named: p) == nil {
             throw ValidationError("unknown prediction '\(p)'; choose one of: \(Prediction.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -56,8 +56,8 @@ enum ImageOutputs {
 
 extension Sample {
     func runImage() throws {
-        let loaded = try checkpoint.loadImage()
-        guard let model = loaded.model else { throw ValidationError("checkpoint '\(checkpoint.checkpoint!)' holds a classifier; sample a diffusion checkpoint") }
+        let loaded = try checkpoint.loadImage(), path = try checkpoint.path()
+        guard let model = loaded.model else { throw ValidationError("checkpoint '\(path)' holds a classifier; sample a diffusion checkpoint") }
         if plot != nil { throw ValidationError("--plot applies to toy checkpoints; image samples are written with --output (PNG), --npy and --gif") }
         var options = sampling.options
         options.count = sampling.count ?? 64

@@ -88,20 +88,33 @@ enum ToyOutputs {
 /// The checkpoint options shared by `sample` and `eval`.
 struct CheckpointOptions: ParsableArguments {
     @Option(help: "A checkpoint written by 'diffusion train'.") var checkpoint: String?
+    @Option(help: "A committed pretrained image model by name instead of --checkpoint (pretrained/manifest.json, e.g. unet-cfg-digits).")
+    var pretrained: String?
     @Option(help: "The prediction type you expect the checkpoint to have (epsilon, sample, v, score, velocity); a mismatch is an error.")
     var prediction: String?
 
+    /// The checkpoint file: --checkpoint, or the committed file of --pretrained; throws when neither exists.
+    func path() throws -> String {
+        switch (checkpoint, pretrained) {
+        case (nil, nil): throw ValidationError("missing --checkpoint <path> (a file written by 'diffusion train') or --pretrained <name>")
+        case (.some, .some): throw ValidationError("give --checkpoint or --pretrained, not both")
+        case (nil, let name?):
+            do { return try PretrainedModels.url(name).path } catch { throw ValidationError(error.description) }
+        case (let path?, nil):
+            guard FileManager.default.fileExists(atPath: path) else { throw ValidationError("checkpoint '\(path)' does not exist") }
+            return path
+        }
+    }
+
     /// Whether the checkpoint is an image model's (an `ImageCheckpoint`); throws when it is missing.
     func isImage() throws -> Bool {
-        guard let checkpoint else { throw ValidationError("missing --checkpoint <path> (a file written by 'diffusion train')") }
-        guard FileManager.default.fileExists(atPath: checkpoint) else { throw ValidationError("checkpoint '\(checkpoint)' does not exist") }
-        return ImageCheckpoint.isImageCheckpoint(URL(fileURLWithPath: checkpoint))
+        let path = try self.path()
+        return ImageCheckpoint.isImageCheckpoint(URL(fileURLWithPath: path))
     }
 
     /// Loads the checkpoint and checks the requested prediction against it.
     func load() throws -> ToyCheckpoint {
-        guard let checkpoint else { throw ValidationError("missing --checkpoint <path> (a file written by 'diffusion train')") }
-        guard FileManager.default.fileExists(atPath: checkpoint) else { throw ValidationError("checkpoint '\(checkpoint)' does not exist") }
+        let checkpoint = try path()
         if let p = prediction, TrainingConfig.prediction(named: p) == nil {
             throw ValidationError("unknown prediction '\(p)'; choose one of: \(Prediction.allCases.map(\.rawValue).joined(separator: ", "))")
         }
