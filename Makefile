@@ -30,7 +30,7 @@ bench: build
 
 ## pretrained: retrain the committed image models of pretrained/manifest.json from their configs and seeds, measure them,
 ## and replace pretrained/<name>.safetensors (EMA weights) and pretrained/<name>.json (time, metrics) of each that meets
-## its bounds (exit 1 otherwise). About DURATION on 2 idle cores.
+## its bounds (exit 1 otherwise). About 30 minutes on 2 cores (32 min measured while sharing them).
 pretrained: build
 	$(BIN) pretrained --folder pretrained --threads 2
 
