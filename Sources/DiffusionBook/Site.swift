@@ -5,13 +5,18 @@ struct SiteAssembler {
     let manifest: BookManifest
     var pages: [RenderedPage]
     var bibliographyPage: RenderedPage?
+    /// The "在线生成" page over the generation API (always present; it says when no API answers).
+    let generatorPage = GeneratorPage.page()
 
     init(manifest: BookManifest, pages: [RenderedPage]) {
         self.manifest = manifest
         self.pages = pages
     }
 
-    var pageNames: [String] { (pages + (bibliographyPage.map { [$0] } ?? [])).map(\.output) }
+    /// Pages in reading order: the book, the bibliography, the generator.
+    var allPages: [RenderedPage] { pages + (bibliographyPage.map { [$0] } ?? []) + [generatorPage] }
+
+    var pageNames: [String] { allPages.map(\.output) }
 
     mutating func addBibliography(_ bib: Bibliography, cited: Set<String>) {
         let entries = cited.compactMap { bib.entries[$0] }.sorted {
@@ -27,7 +32,7 @@ struct SiteAssembler {
 
     /// Every file of the site except KaTeX's.
     func files() -> [String: [UInt8]] {
-        let all = pages + (bibliographyPage.map { [$0] } ?? [])
+        let all = allPages
         var files: [String: [UInt8]] = [:]
         var index = SearchIndex()
         for (k, page) in all.enumerated() {
@@ -38,7 +43,8 @@ struct SiteAssembler {
         }
         index.finish()
         files["assets/search-index.js"] = Array(index.javascript().utf8)
-        files["assets/site.css"] = Array(Assets.css.utf8)
+        files["assets/site.css"] = Array((Assets.css + GeneratorPage.css).utf8)
+        files["assets/generate.js"] = Array(GeneratorPage.js.utf8)
         files["assets/site.js"] = Array(Assets.js.utf8)
         return files
     }
@@ -76,6 +82,7 @@ struct SiteAssembler {
             }
         }
         if bibliographyPage != nil { s += item("bibliography.html", "", "参考文献") }
+        s += item(GeneratorPage.output, "", "在线生成")
         return s + "</ol></nav>"
     }
 

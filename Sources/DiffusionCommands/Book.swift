@@ -1,5 +1,6 @@
 import ArgumentParser
 import DiffusionBook
+import DiffusionModels
 import DiffusionServer
 import Foundation
 
@@ -64,8 +65,12 @@ struct BookCheck: ParsableCommand {
 }
 
 struct BookServe: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "serve", abstract: "Serve the built site on this machine (127.0.0.1 unless --host says otherwise).")
+    static let configuration = CommandConfiguration(
+        commandName: "serve", abstract: "Serve the built site on this machine (127.0.0.1 unless --host says otherwise), with the generation API.",
+        discussion: "The API samples the checkpoints (*.safetensors written by 'diffusion train') in the --models folder: GET /api/models lists them, POST /api/generate with a JSON body such as {\"model\": \"unet-cfg-digits\", \"count\": 16, \"label\": 7, \"guidanceScale\": 3} returns a PNG grid (image models) or JSON points (toy models). See docs/API.md."
+    )
     @Option(help: "The built site's folder.") var site: String = "out/site"
+    @Option(help: "Folder of checkpoints the generation API serves (default: pretrained, when it exists); 'none' turns the API off.") var models: String?
     @Option(help: "Address to bind; 0.0.0.0 exposes the book to your network.") var host: String = "127.0.0.1"
     @Option(help: "Port (0 picks a free one).") var port: Int = 8000
 
@@ -82,12 +87,15 @@ struct BookServe: ParsableCommand {
         }
         let shownHost = host.contains(":") ? "[\(host)]" : host
         let (site, host, port) = (self.site, self.host, self.port)
+        let api = try apiHandler()
         let outcome = Outcome()
         let done = DispatchSemaphore(value: 0)
         Task {
             do {
-                try await SiteServer.serve(root: root, host: host, port: port) { bound in
-                    FileHandle.standardOutput.write(Data("Serving \(site)/ at http://\(shownHost):\(bound)/  (Ctrl-C to stop)\n".utf8))
+                try await SiteServer.serve(root: root, host: host, port: port, api: api?.handler) { bound in
+                    var line = "Serving \(site)/ at http://\(shownHost):\(bound)/  (Ctrl-C to stop)\n"
+                    if let api { line += "Generation API over \(api.folder)/ (\(api.count) model\(api.count == 1 ? "" : "s")): GET http://\(shownHost):\(bound)/api/models, POST …/api/generate\n" }
+                    FileHandle.standardOutput.write(Data(line.utf8))
                 }
             } catch { outcome.set(error) }
             done.signal()
@@ -97,6 +105,26 @@ struct BookServe: ParsableCommand {
             FileHandle.standardError.write(Data("error: cannot serve on \(host):\(port): \(error)\n".utf8))
             throw ExitCode.failure
         }
+    }
+}
+
+extension BookServe {
+    /// The generation API over the --models folder, or nil when it is off.
+    func apiHandler() throws -> (handler: APIHandler, folder: String, count: Int)? {
+        if models == "none" { return nil }
+        let folder = models ?? "pretrained"
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDir), isDir.boolValue else {
+            if models == nil { return nil }
+            throw ValidationError("--models: '\(folder)' is not a folder of checkpoints")
+        }
+        let service = GenerationService(folder: URL(fileURLWithPath: folder))
+        let count = service.models().count
+        let handler: APIHandler = { method, path, body in
+            let r = service.handle(method: method, path: path, body: body)
+            return APIResponse(status: r.status, contentType: r.contentType, body: r.body)
+        }
+        return (handler, folder, count)
     }
 }
 

@@ -2,9 +2,24 @@ import Foundation
 import Hummingbird
 import Logging
 
-/// Serves a built site folder over HTTP (GET and HEAD only). Only regular files under the folder are served:
-/// `..` segments, hidden names and symbolic links leading outside the folder are refused.
+/// An API answer: status, content type and body.
+public struct APIResponse: Sendable {
+    public let status: Int
+    public let contentType: String
+    public let body: Data
+    public init(status: Int, contentType: String, body: Data) { (self.status, self.contentType, self.body) = (status, contentType, body) }
+}
+
+/// Answers requests under `/api/` (method, path with query, body). It may block: the server calls it on a serial
+/// queue of its own, one request at a time, never on the event loop.
+public typealias APIHandler = @Sendable (_ method: String, _ path: String, _ body: Data) -> APIResponse
+
+/// Serves a built site folder over HTTP (GET and HEAD only), and optionally an API under `/api/`. Only regular
+/// files under the folder are served: `..` segments, hidden names and symbolic links leading outside it are refused.
 public enum SiteServer {
+    /// The largest API request body accepted.
+    public static let maxRequestBytes = 1 << 16
+    private static let apiQueue = DispatchQueue(label: "diffusion-api")
     /// The file a request path maps to, or nil when it must not be served.
     public static func resolve(root: URL, requestPath: String) -> URL? {
         let rawPath = requestPath.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
@@ -46,9 +61,12 @@ public enum SiteServer {
         }
     }
 
-    static func application(root: URL, host: String, port: Int, quiet: Bool,
+    static func application(root: URL, host: String, port: Int, quiet: Bool, api: APIHandler?,
                             onRunning: @escaping @Sendable (Int) async -> Void) -> some ApplicationProtocol {
         let responder = CallbackResponder<BasicRequestContext> { request, _ in
+            if let api, request.uri.path == "/api" || request.uri.path.hasPrefix("/api/") {
+                return await answer(request, api: api)
+            }
             let head = request.method == .head
             guard request.method == .get || head else {
                 return Response(status: .methodNotAllowed, headers: [.allow: "GET, HEAD"], body: .init())
@@ -71,15 +89,33 @@ public enum SiteServer {
         )
     }
 
+    /// Reads the body (at most `maxRequestBytes`) and runs the handler off the event loop.
+    static func answer(_ request: Request, api: @escaping APIHandler) async -> Response {
+        let body: ByteBuffer
+        do { body = try await request.body.collect(upTo: maxRequestBytes) } catch {
+            let text = ByteBuffer(string: "{\"error\":\"the request body is larger than \(maxRequestBytes) bytes\"}")
+            return Response(status: .contentTooLarge, headers: [.contentType: "application/json"], body: .init(byteBuffer: text))
+        }
+        let (method, path, data) = (request.method.rawValue, request.uri.description, Data(body.readableBytesView))
+        let r = await withCheckedContinuation { (c: CheckedContinuation<APIResponse, Never>) in
+            apiQueue.async { c.resume(returning: api(method, path, data)) }
+        }
+        var headers: HTTPFields = [.contentType: r.contentType, .cacheControl: "no-store"]
+        headers[.contentLength] = String(r.body.count)
+        return Response(status: .init(code: r.status), headers: headers,
+                        body: request.method == .head ? .init() : .init(byteBuffer: ByteBuffer(bytes: r.body)))
+    }
+
     /// Serves until interrupted (SIGINT/SIGTERM); `onRunning` receives the bound port.
-    public static func serve(root: URL, host: String, port: Int, onRunning: @escaping @Sendable (Int) async -> Void) async throws {
-        try await application(root: root, host: host, port: port, quiet: false, onRunning: onRunning).runService()
+    public static func serve(root: URL, host: String, port: Int, api: APIHandler? = nil,
+                             onRunning: @escaping @Sendable (Int) async -> Void) async throws {
+        try await application(root: root, host: host, port: port, quiet: false, api: api, onRunning: onRunning).runService()
     }
 
     /// Starts a server in the background (port 0 picks a free port) and returns once it is listening.
-    public static func start(root: URL, host: String = "127.0.0.1", port: Int = 0) async throws -> RunningSiteServer {
+    public static func start(root: URL, host: String = "127.0.0.1", port: Int = 0, api: APIHandler? = nil) async throws -> RunningSiteServer {
         let (stream, continuation) = AsyncStream<Int>.makeStream()
-        let app = application(root: root, host: host, port: port, quiet: true) { p in continuation.yield(p); continuation.finish() }
+        let app = application(root: root, host: host, port: port, quiet: true, api: api) { p in continuation.yield(p); continuation.finish() }
         let task = Task {
             defer { continuation.finish() }
             try await app.run()

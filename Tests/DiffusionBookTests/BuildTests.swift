@@ -7,7 +7,7 @@ struct BookBuildTests {
     @Test func fixtureSiteHasNoBrokenLinksOrAnchors() throws {
         let r = SiteChecker.check((try Fixtures.fixture()))
         #expect(r.problems.isEmpty, "\(r.problems.joined(separator: "\n"))")
-        #expect(r.pages == 4)  // index, ch01, appendix-a, bibliography
+        #expect(r.pages == 5)  // index, ch01, appendix-a, bibliography, generate
         #expect(r.links > 50)
     }
 
@@ -116,7 +116,11 @@ struct BookBuildTests {
         #expect(ch.contains("<aside class=\"outline\" aria-label=\"本页目录\">"))
         #expect(ch.contains("<li class=\"l3\"><a href=\"#sec-1-1-1\">1.1.1 图与数字</a></li>"))
         let bib = Fixtures.page((try Fixtures.fixture()), "bibliography.html")
-        #expect(bib.contains("<link rel=\"prev\" href=\"appendix-a.html\">") && !bib.contains("rel=\"next\""))
+        #expect(bib.contains("<link rel=\"prev\" href=\"appendix-a.html\">") && bib.contains("<link rel=\"next\" href=\"generate.html\">"))
+        let generator = Fixtures.page((try Fixtures.fixture()), "generate.html")
+        #expect(generator.contains("<link rel=\"prev\" href=\"bibliography.html\">") && !generator.contains("rel=\"next\""))
+        #expect(generator.contains("<a href=\"generate.html\" aria-current=\"page\">在线生成</a>"))
+        #expect(generator.contains("<script defer src=\"assets/generate.js\"></script>"))
     }
 
     @Test func nothingInternalIsPublished() throws {

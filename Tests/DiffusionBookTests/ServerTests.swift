@@ -80,4 +80,30 @@ struct ServerTests {
         #expect(post.contains(" 405 "))
         await server.stop()
     }
+
+    @Test func apiRequestsReachTheHandlerOffTheEventLoop() async throws {
+        let (root, _) = try Self.site()
+        let api: APIHandler = { method, path, body in
+            APIResponse(status: path.hasPrefix("/api/teapot") ? 418 : 200, contentType: "text/plain",
+                        body: Data("\(method) \(path) \(body.count) \(String(decoding: body, as: UTF8.self))".utf8))
+        }
+        let server = try await SiteServer.start(root: root, api: api)
+        let port = server.port
+        let post = await offPool { rawHTTP(port: port, "POST /api/generate?x=1 HTTP/1.0\r\nHost: x\r\nContent-Length: 11\r\n\r\n{\"a\": true}") }
+        #expect(post.contains(" 200 ") && post.hasSuffix("POST /api/generate?x=1 11 {\"a\": true}"), "\(post)")
+        #expect(post.lowercased().contains("cache-control: no-store"))
+        let teapot = await offPool { rawHTTP(port: port, "GET /api/teapot HTTP/1.0\r\nHost: x\r\n\r\n") }
+        #expect(teapot.contains(" 418 "))
+        let big = String(repeating: "x", count: SiteServer.maxRequestBytes + 1)
+        let tooLarge = await offPool { rawHTTP(port: port, "POST /api/generate HTTP/1.0\r\nHost: x\r\nContent-Length: \(big.utf8.count)\r\n\r\n\(big)") }
+        #expect(tooLarge.contains(" 413 ") && tooLarge.contains("larger than"), "\(tooLarge.prefix(200))")
+        let page = await offPool { rawHTTP(port: port, "GET / HTTP/1.0\r\nHost: x\r\n\r\n") }
+        #expect(page.contains("<title>ok</title>"), "the site is still served beside the API")
+        await server.stop()
+        let plain = try await SiteServer.start(root: root)
+        let plainPort = plain.port
+        let noAPI = await offPool { rawHTTP(port: plainPort, "GET /api/models HTTP/1.0\r\nHost: x\r\n\r\n") }
+        #expect(noAPI.contains(" 404 "), "without a handler /api/ is just a missing file")
+        await plain.stop()
+    }
 }

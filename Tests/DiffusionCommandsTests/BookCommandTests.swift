@@ -1,4 +1,5 @@
 import ArgumentParser
+import DiffusionServer
 import Foundation
 import TestSupport
 import Testing
@@ -33,5 +34,18 @@ struct BookCommandTests {
     @Test func serveWithoutASiteSaysToBuildFirst() throws {
         let cmd = try #require(try DiffusionCommand.parseAsRoot(["book", "serve", "--site", "/nonexistent-site"]) as? BookServe)
         #expect { try cmd.run() } throws: { "\($0)".contains("diffusion book build") }
+    }
+
+    @Test func serveModelsFolderIsChecked() throws {
+        let missing = try #require(try DiffusionCommand.parseAsRoot(["book", "serve", "--models", "/nonexistent-models"]) as? BookServe)
+        #expect { try missing.apiHandler() } throws: { "\($0)".contains("--models: '/nonexistent-models' is not a folder of checkpoints") }
+        let off = try #require(try DiffusionCommand.parseAsRoot(["book", "serve", "--models", "none"]) as? BookServe)
+        #expect(try off.apiHandler() == nil)
+        let empty = TemporaryFolder.make("serve-models")
+        let on = try #require(try DiffusionCommand.parseAsRoot(["book", "serve", "--models", empty.path]) as? BookServe)
+        let api = try #require(try on.apiHandler())
+        #expect(api.count == 0 && api.folder == empty.path)
+        let listing = api.handler("GET", "/api/models", Data())
+        #expect(listing.status == 200 && String(decoding: listing.body, as: UTF8.self) == "[]")
     }
 }

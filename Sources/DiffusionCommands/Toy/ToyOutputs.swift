@@ -38,20 +38,8 @@ enum ToyOutputs {
         }
     }
 
-    /// CSV with header x,y[,label] (x[,label] in 1-D, x1,…,xd beyond 2-D).
-    static func csv(_ points: Tensor, labels: Tensor?) -> String {
-        let n = points.shape[0], d = points.count / Swift.max(n, 1)
-        let names = d == 1 ? ["x"] : d == 2 ? ["x", "y"] : (1...d).map { "x\($0)" }
-        var out = (names + (labels == nil ? [] : ["label"])).joined(separator: ",") + "\n"
-        let v = points.scalars, y = labels?.scalars
-        out.reserveCapacity(n * 24)
-        for i in 0..<n {
-            out += (0..<d).map { String(v[i * d + $0]) }.joined(separator: ",")
-            if let y { out += ",\(Int(y[i]))" }
-            out += "\n"
-        }
-        return out
-    }
+    /// CSV with header x,y[,label] (see `SampleCSV`).
+    static func csv(_ points: Tensor, labels: Tensor?) -> String { SampleCSV.encode(points, labels: labels) }
 
     /// Samples over data: a scatter in 2-D (data grey, samples coloured by label), histograms in 1-D.
     static func svg(samples: Tensor, labels: Tensor?, data: Tensor, title: String) -> String {
