@@ -80,7 +80,7 @@ struct AppendixBTests: ExperimentChecks {
         #expect(Swift.abs(sol.z[0][0]) < 0.1)
         // Hat functions reproduce any piecewise-linear function of their nodes exactly (partition of unity).
         let hats = AppendixB.RegressionBasis.hats(lo: -2, hi: 2, nodes: 5)
-        #expect(hats.value([0, 1, 4, 9, 16], at: 0.5) == 2.5)
+        #expect(hats.value([0, 1, 4, 9, 16], at: 0.5) == 6.5)   // halfway between the nodes 0 (value 4) and 1 (value 9)
         for x in [-3.0, -1.5, 0.2, 1.99, 5.0] {
             let row = hats.evaluate(x)
             #expect(Swift.abs(row.reduce(0) { $0 + $1.1 } - 1) < 1e-12)
