@@ -80,6 +80,8 @@ public enum BookExperiments {
         + Chapter8.experiments
         + Chapter9.experiments
         + AppendixA.experiments
+        + AppendixB.experiments
+        + AppendixC.experiments
 
     /// The library version that cache keys include.
     public static var libraryVersion: String { Engine.version }
