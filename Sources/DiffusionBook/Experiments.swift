@@ -77,6 +77,7 @@ public enum BookExperiments {
         + Chapter4.experiments
         + Chapter5.experiments
         + Chapter6.experiments
+        + Chapter7.experiments
         + Chapter8.experiments
         + Chapter9.experiments
         + AppendixA.experiments
