@@ -80,6 +80,7 @@ public enum BookExperiments {
         + Chapter7.experiments
         + Chapter8.experiments
         + Chapter9.experiments
+        + Chapter12.experiments
         + Chapter14.experiments
         + AppendixA.experiments
         + AppendixB.experiments
