@@ -82,6 +82,7 @@ public enum BookExperiments {
         + Chapter9.experiments
         + Chapter12.experiments
         + Chapter14.experiments
+        + Chapter10.experiments
         + AppendixA.experiments
         + AppendixB.experiments
         + AppendixC.experiments
