@@ -77,8 +77,12 @@ public enum BookExperiments {
         + Chapter4.experiments
         + Chapter5.experiments
         + Chapter6.experiments
+        + Chapter7.experiments
         + Chapter8.experiments
         + Chapter9.experiments
+        + Chapter12.experiments
+        + Chapter14.experiments
+        + Chapter10.experiments
         + AppendixA.experiments
         + AppendixB.experiments
         + AppendixC.experiments
