@@ -65,7 +65,7 @@ public enum AppendixC {
     static let fisher = BookExperiment(
         name: "appc-fisher",
         summary: "KL as the local quadratic form of the Fisher metric: D_KL(p ‖ p(· − δ)) for the location family of GaussianMixture.example1D (quadrature) against ½J δ², J = E(∂ log p)²; the Gaussian family in (μ, log s) with metric diag(1/s², 2); and natural against plain gradient descent fitting N(μ, s²) to the mixture (natural steps of size 1 are Newton's square root).",
-        defaults: ["start_mu": "2.5", "start_s": "0.5", "rate": "0.01", "steps": "60"]
+        defaults: ["start_mu": "2.5", "start_s": "0.5", "rate": "0.01", "steps": "60"], revision: 2
     ) { p in
         let (μ0, s0, rate) = (try p.double("start_mu"), try p.double("start_s"), try p.double("rate"))
         let steps = try p.int("steps", in: 5...10_000)
@@ -118,7 +118,7 @@ public enum AppendixC {
         pa.line(x: deltas, y: quad, colour: 7, style: .dashed, width: 1.6, label: "½ J δ²")
         pa.scatter(zip(deltas, kls).map { Point($0, $1) }, colour: 0, radius: 3, opacity: 1)
         // (b) trajectories in (μ, s).
-        var pb = Plot(width: 340, height: 300, title: "拟合 N(μ, s²)：参数平面上的轨迹", x: Axis("μ", range: -1...3), y: Axis("s", range: 0...2.2))
+        var pb = Plot(width: 340, height: 300, title: "拟合 N(μ, s²)：参数平面上的轨迹", x: Axis("μ", range: -1...3), y: Axis("s", range: 0...10))
         pb.line(plain.map { Point($0.mu, $0.s) }, colour: 1, width: 1.8, label: "普通梯度（步长 \(rate)）")
         pb.scatter(plain.map { Point($0.mu, $0.s) }, colour: 1, radius: 1.6, opacity: 0.8)
         pb.line(natSmall.map { Point($0.mu, $0.s) }, colour: 2, width: 1.8, label: "自然梯度（步长 \(rate * 10)）")
