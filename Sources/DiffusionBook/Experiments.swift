@@ -83,6 +83,7 @@ public enum BookExperiments {
         + Chapter12.experiments
         + Chapter14.experiments
         + Chapter10.experiments
+        + Chapter13.experiments
         + Chapter11.experiments
         + AppendixA.experiments
         + AppendixB.experiments
