@@ -20,6 +20,9 @@ public enum SiteServer {
     /// The largest API request body accepted.
     public static let maxRequestBytes = 1 << 16
     private static let apiQueue = DispatchQueue(label: "diffusion-api")
+    /// The server's tasks run here rather than on Swift's cooperative pool, which CPU-bound work in the same process
+    /// (the test suite's long synchronous tests, a sampling request) can occupy for minutes: pages are still served.
+    static let executor = DispatchTaskExecutor(label: "diffusion-server")
     /// The file a request path maps to, or nil when it must not be served.
     public static func resolve(root: URL, requestPath: String) -> URL? {
         let rawPath = requestPath.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
@@ -109,14 +112,15 @@ public enum SiteServer {
     /// Serves until interrupted (SIGINT/SIGTERM); `onRunning` receives the bound port.
     public static func serve(root: URL, host: String, port: Int, api: APIHandler? = nil,
                              onRunning: @escaping @Sendable (Int) async -> Void) async throws {
-        try await application(root: root, host: host, port: port, quiet: false, api: api, onRunning: onRunning).runService()
+        let app = application(root: root, host: host, port: port, quiet: false, api: api, onRunning: onRunning)
+        try await withTaskExecutorPreference(executor) { try await app.runService() }
     }
 
     /// Starts a server in the background (port 0 picks a free port) and returns once it is listening.
     public static func start(root: URL, host: String = "127.0.0.1", port: Int = 0, api: APIHandler? = nil) async throws -> RunningSiteServer {
         let (stream, continuation) = AsyncStream<Int>.makeStream()
         let app = application(root: root, host: host, port: port, quiet: true, api: api) { p in continuation.yield(p); continuation.finish() }
-        let task = Task {
+        let task = Task(executorPreference: executor) {
             defer { continuation.finish() }
             try await app.run()
         }
@@ -144,5 +148,16 @@ public final class RunningSiteServer: Sendable {
     public func stop() async {
         task.cancel()
         _ = await task.result
+    }
+}
+
+/// A task executor over a concurrent Dispatch queue: its threads are not the cooperative pool's.
+final class DispatchTaskExecutor: TaskExecutor, @unchecked Sendable {
+    private let queue: DispatchQueue
+    init(label: String) { queue = DispatchQueue(label: label, attributes: .concurrent) }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        queue.async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 }

@@ -106,4 +106,26 @@ struct ServerTests {
         #expect(noAPI.contains(" 404 "), "without a handler /api/ is just a missing file")
         await plain.stop()
     }
+
+    /// CPU-bound work elsewhere in the process (here: every cooperative-pool thread blocked for 8 s) must not stop the
+    /// server from answering: its tasks run on an executor of their own.
+    @Test func pagesAreServedWhileTheCooperativePoolIsBusy() async throws {
+        let (root, _) = try Self.site()
+        let server = try await SiteServer.start(root: root)
+        let port = server.port
+        let blockers = (0..<ProcessInfo.processInfo.activeProcessorCount).map { _ in
+            Task.detached { usleep(8_000_000) }
+        }
+        usleep(500_000)  // let the blockers take the pool's threads
+        // Timed inside the Dispatch closure: resuming this test's own task also waits for a pool thread.
+        let (page, seconds) = await offPool {
+            let start = Date()
+            let page = rawHTTP(port: port, "GET / HTTP/1.0\r\nHost: x\r\nConnection: close\r\n\r\n")
+            return (page, Date().timeIntervalSince(start))
+        }
+        #expect(page.contains("<title>ok</title>"), "no answer while the pool was busy: \(page.prefix(80))")
+        #expect(seconds < 5, "the answer took \(seconds) s")
+        for b in blockers { await b.value }
+        await server.stop()
+    }
 }
