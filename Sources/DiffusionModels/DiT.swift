@@ -153,10 +153,7 @@ public final class DiT: Module {
     }
 
     /// Tokens [B, T, p·p·C] (each ordered row, column, channel within its patch) → [B, C, H, W].
-    public func unpatchify(_ t: Tensor) -> Tensor {
-        let (b, n, p, c) = (t.shape[0], config.gridSize, config.patchSize, config.outChannels)
-        return t.reshaped([b, n, n, p, p, c]).permuted([0, 5, 1, 3, 2, 4]).reshaped([b, c, n * p, n * p])
-    }
+    public func unpatchify(_ t: Tensor) -> Tensor { config.unpatchify(t) }
 
     /// Output [B, outChannels, H, W] for x [B, inChannels, H, W], noise conditioning c [B] and labels [B] (nil: the null
     /// class); the signature of `NoiseConditionalNetwork`.
@@ -167,5 +164,13 @@ public final class DiT: Module {
         var h = embed(x)
         for block in blocks { h = block(h, cond) }
         return unpatchify(finalLayer(h, cond))
+    }
+}
+
+extension DiTConfig {
+    /// Patch tokens [B, N², p²·C] back to images [B, C, H, W] (the inverse of patchify's token order).
+    public func unpatchify(_ t: Tensor) -> Tensor {
+        let (b, n, p, c) = (t.shape[0], gridSize, patchSize, outChannels)
+        return t.reshaped([b, n, n, p, p, c]).permuted([0, 5, 1, 3, 2, 4]).reshaped([b, c, n * p, n * p])
     }
 }

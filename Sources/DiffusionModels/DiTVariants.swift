@@ -143,8 +143,7 @@ public final class DiTVariant: Module {
             for block in zeroBlocks { h = block(h, cond) }
             out = finalLayer!(h, cond)
         }
-        let (b, n, p, ch) = (x.shape[0], config.gridSize, config.patchSize, config.outChannels)
-        return out.reshaped([b, n, n, p, p, ch]).permuted([0, 5, 1, 3, 2, 4]).reshaped([b, ch, n * p, n * p])
+        return config.unpatchify(out)
     }
 }
 

@@ -80,6 +80,20 @@ struct ChapterStyle {
         }
     }
 
+    /// The appendices' conventions on top of `checkSource`: an opening with goals and prerequisites, programming
+    /// answers that show Swift code, no `\_` inside math. Returns the source for the appendix's own checks.
+    func checkAppendixSource(sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
+        let loc = sourceLocation
+        try checkSource(sourceLocation: loc)
+        let text = try String(contentsOf: source, encoding: .utf8)
+        #expect(text.contains("**学完本附录，你应当能够：**") && text.contains("**预备知识：**"), sourceLocation: loc)
+        for exercise in ChapterStyle.blocks(text) where exercise.kind == "exercise" && exercise.header.contains("编程") {
+            #expect(exercise.body.components(separatedBy: "::: answer").last!.contains("```swift"), "编程题 \(exercise.header) must show code", sourceLocation: loc)
+        }
+        for m in SiteChecker.matches(#"(\$\$[\s\S]*?\$\$|\$[^$\n]+\$)"#, text) { #expect(!m.contains("\\_"), "\\_ inside math: \(m)", sourceLocation: loc) }
+        return text
+    }
+
     func checkPage(sourceLocation: SourceLocation = #_sourceLocation) throws {
         let loc = sourceLocation
         let site = try Fixtures.real()

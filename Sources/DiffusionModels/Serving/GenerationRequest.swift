@@ -1,4 +1,5 @@
 import Diffusion
+import DiffusionLayers
 import Foundation
 
 /// An error of the generation API: an HTTP status and a message naming the problem.
@@ -46,11 +47,9 @@ public struct GenerationRequest: Equatable, Sendable {
             }
         }
         func number(_ key: String) throws(GenerationError) -> Double? {
-            switch fields[key] {
-            case nil, .null?: return nil
-            case .number(let d)? where d.isFinite: return d
-            default: throw GenerationError(400, "'\(key)' must be a number")
-            }
+            guard let v = fields[key], v != .null else { return nil }
+            guard let d = v.number, d.isFinite else { throw GenerationError(400, "'\(key)' must be a number") }
+            return d
         }
         func integer(_ key: String) throws(GenerationError) -> Int? {
             guard let d = try number(key) else { return nil }
@@ -86,17 +85,3 @@ public struct GenerationRequest: Equatable, Sendable {
     }
 }
 
-/// One JSON value, decoded without Foundation's NSNumber/Bool ambiguity.
-enum JSONValue: Decodable, Equatable {
-    case null, bool(Bool), number(Double), string(String), array([JSONValue]), object([String: JSONValue])
-
-    init(from decoder: any Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null }
-        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-        else if let d = try? c.decode(Double.self) { self = .number(d) }
-        else if let s = try? c.decode(String.self) { self = .string(s) }
-        else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
-        else { self = .object(try c.decode([String: JSONValue].self)) }
-    }
-}
