@@ -151,10 +151,12 @@ public final class RunningSiteServer: Sendable {
     }
 }
 
-/// A task executor over a concurrent Dispatch queue: its threads are not the cooperative pool's.
+/// A task executor over a serial Dispatch queue. Its thread is neither the cooperative pool's nor a width-limited
+/// global queue's (a serial queue targets the overcommitting root queue), so blocked work elsewhere in the process —
+/// CPU-bound tasks, or blocking calls parked on `DispatchQueue.global()` — cannot keep it from running.
 final class DispatchTaskExecutor: TaskExecutor, @unchecked Sendable {
     private let queue: DispatchQueue
-    init(label: String) { queue = DispatchQueue(label: label, attributes: .concurrent) }
+    init(label: String) { queue = DispatchQueue(label: label) }
 
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)

@@ -31,6 +31,11 @@ func rawHTTP(port: Int, _ request: String) -> String {
     return String(decoding: out, as: UTF8.self)
 }
 
+/// Runs blocking work on a new thread, which no busy queue or pool can delay.
+func onNewThread<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { c in Thread { c.resume(returning: work()) }.start() }
+}
+
 /// Runs blocking work on a Dispatch thread, so the server's tasks keep the cooperative pool (2 threads here).
 func offPool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
     await withCheckedContinuation { c in DispatchQueue.global().async { c.resume(returning: work()) } }
@@ -107,8 +112,8 @@ struct ServerTests {
         await plain.stop()
     }
 
-    /// CPU-bound work elsewhere in the process (here: every cooperative-pool thread blocked for 8 s) must not stop the
-    /// server from answering: its tasks run on an executor of their own.
+    /// Busy threads elsewhere in the process (every cooperative-pool thread and as many global-queue threads blocked
+    /// for 8 s) must not stop the server from answering: its tasks run on an executor of their own.
     @Test func pagesAreServedWhileTheCooperativePoolIsBusy() async throws {
         let (root, _) = try Self.site()
         let server = try await SiteServer.start(root: root)
@@ -116,9 +121,12 @@ struct ServerTests {
         let blockers = (0..<ProcessInfo.processInfo.activeProcessorCount).map { _ in
             Task.detached { usleep(8_000_000) }
         }
+        // Blocking calls parked on the global queue, as other tests' `offPool` calls (Chromium, sockets) do.
+        for _ in 0..<ProcessInfo.processInfo.activeProcessorCount { DispatchQueue.global().async { usleep(8_000_000) } }
         usleep(500_000)  // let the blockers take the pool's threads
-        // Timed inside the Dispatch closure: resuming this test's own task also waits for a pool thread.
-        let (page, seconds) = await offPool {
+        // A thread of its own for the client (the global queue is busy), timed inside: resuming this test's own task
+        // also waits for a pool thread.
+        let (page, seconds) = await onNewThread {
             let start = Date()
             let page = rawHTTP(port: port, "GET / HTTP/1.0\r\nHost: x\r\nConnection: close\r\n\r\n")
             return (page, Date().timeIntervalSince(start))
