@@ -145,7 +145,7 @@ struct BrowserTests {
         let (root, pages) = try Self.prepareCopy()
         let server = try await SiteServer.start(root: root)
         let url = "http://127.0.0.1:\(server.port)/__test__/harness.html"
-        let dom = await offPool { (try? Self.dumpDOM(chromium, url: url, timeout: 90)) ?? "" }
+        let dom = await onNewThread { (try? Self.dumpDOM(chromium, url: url, timeout: 90)) ?? "" }
         await server.stop()
         guard let a = dom.range(of: "<pre id=\"verdict\">"), let b = dom.range(of: "</pre>", range: a.upperBound..<dom.endIndex) else {
             Issue.record("no verdict in Chromium's output: \(dom.prefix(500))"); return
@@ -206,7 +206,7 @@ struct BrowserTests {
         }
         let server = try await SiteServer.start(root: root, api: kind == "none" ? nil : api)
         let url = "http://127.0.0.1:\(server.port)/generate.html#auto"
-        let dom = await offPool { (try? Self.dumpDOM(chromium, url: url, timeout: 90)) ?? "" }
+        let dom = await onNewThread { (try? Self.dumpDOM(chromium, url: url, timeout: 90)) ?? "" }
         await server.stop()
         switch kind {
         case "image":

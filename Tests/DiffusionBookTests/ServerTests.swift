@@ -11,7 +11,7 @@ func rawHTTP(port: Int, _ request: String) -> String {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { return "socket failed" }
     defer { close(fd) }
-    var tv = timeval(tv_sec: 5, tv_usec: 0)
+    var tv = timeval(tv_sec: 20, tv_usec: 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     var addr = sockaddr_in()
     addr.sin_family = sa_family_t(AF_INET)
@@ -36,10 +36,6 @@ func onNewThread<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
     await withCheckedContinuation { c in Thread { c.resume(returning: work()) }.start() }
 }
 
-/// Runs blocking work on a Dispatch thread, so the server's tasks keep the cooperative pool (2 threads here).
-func offPool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
-    await withCheckedContinuation { c in DispatchQueue.global().async { c.resume(returning: work()) } }
-}
 
 @Suite("Server: serves only files under the site folder")
 struct ServerTests {
@@ -72,16 +68,16 @@ struct ServerTests {
         let server = try await SiteServer.start(root: root)
         defer { Task { await server.stop() } }
         let port = server.port
-        let ok = await offPool { rawHTTP(port: port, "GET / HTTP/1.0\r\nHost: x\r\nConnection: close\r\n\r\n") }
+        let ok = await onNewThread { rawHTTP(port: port, "GET / HTTP/1.0\r\nHost: x\r\nConnection: close\r\n\r\n") }
         #expect(ok.hasPrefix("HTTP/1.1 200") || ok.hasPrefix("HTTP/1.0 200"), "\(ok.prefix(200))")
         #expect(ok.lowercased().contains("content-type: text/html; charset=utf-8"))
         #expect(ok.contains("<title>ok</title>"))
         for path in ["/../secret.txt", "/%2e%2e/secret.txt", "/assets/../../secret.txt", "/escape.txt", "/..%2f..%2fsecret.txt", "/.env"] {
-            let r = await offPool { rawHTTP(port: port, "GET \(path) HTTP/1.0\r\nHost: x\r\nConnection: close\r\n\r\n") }
+            let r = await onNewThread { rawHTTP(port: port, "GET \(path) HTTP/1.0\r\nHost: x\r\nConnection: close\r\n\r\n") }
             #expect(!r.contains("TOP-SECRET") && !r.contains("hidden"), "\(path) leaked a file")
             #expect(r.contains(" 404 ") || r.contains(" 400 "), "\(path): \(r.prefix(80))")
         }
-        let post = await offPool { rawHTTP(port: port, "POST / HTTP/1.0\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n") }
+        let post = await onNewThread { rawHTTP(port: port, "POST / HTTP/1.0\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n") }
         #expect(post.contains(" 405 "))
         await server.stop()
     }
@@ -94,20 +90,20 @@ struct ServerTests {
         }
         let server = try await SiteServer.start(root: root, api: api)
         let port = server.port
-        let post = await offPool { rawHTTP(port: port, "POST /api/generate?x=1 HTTP/1.0\r\nHost: x\r\nContent-Length: 11\r\n\r\n{\"a\": true}") }
+        let post = await onNewThread { rawHTTP(port: port, "POST /api/generate?x=1 HTTP/1.0\r\nHost: x\r\nContent-Length: 11\r\n\r\n{\"a\": true}") }
         #expect(post.contains(" 200 ") && post.hasSuffix("POST /api/generate?x=1 11 {\"a\": true}"), "\(post)")
         #expect(post.lowercased().contains("cache-control: no-store"))
-        let teapot = await offPool { rawHTTP(port: port, "GET /api/teapot HTTP/1.0\r\nHost: x\r\n\r\n") }
+        let teapot = await onNewThread { rawHTTP(port: port, "GET /api/teapot HTTP/1.0\r\nHost: x\r\n\r\n") }
         #expect(teapot.contains(" 418 "))
         let big = String(repeating: "x", count: SiteServer.maxRequestBytes + 1)
-        let tooLarge = await offPool { rawHTTP(port: port, "POST /api/generate HTTP/1.0\r\nHost: x\r\nContent-Length: \(big.utf8.count)\r\n\r\n\(big)") }
+        let tooLarge = await onNewThread { rawHTTP(port: port, "POST /api/generate HTTP/1.0\r\nHost: x\r\nContent-Length: \(big.utf8.count)\r\n\r\n\(big)") }
         #expect(tooLarge.contains(" 413 ") && tooLarge.contains("larger than"), "\(tooLarge.prefix(200))")
-        let page = await offPool { rawHTTP(port: port, "GET / HTTP/1.0\r\nHost: x\r\n\r\n") }
+        let page = await onNewThread { rawHTTP(port: port, "GET / HTTP/1.0\r\nHost: x\r\n\r\n") }
         #expect(page.contains("<title>ok</title>"), "the site is still served beside the API")
         await server.stop()
         let plain = try await SiteServer.start(root: root)
         let plainPort = plain.port
-        let noAPI = await offPool { rawHTTP(port: plainPort, "GET /api/models HTTP/1.0\r\nHost: x\r\n\r\n") }
+        let noAPI = await onNewThread { rawHTTP(port: plainPort, "GET /api/models HTTP/1.0\r\nHost: x\r\n\r\n") }
         #expect(noAPI.contains(" 404 "), "without a handler /api/ is just a missing file")
         await plain.stop()
     }
@@ -121,7 +117,7 @@ struct ServerTests {
         let blockers = (0..<ProcessInfo.processInfo.activeProcessorCount).map { _ in
             Task.detached { usleep(8_000_000) }
         }
-        // Blocking calls parked on the global queue, as other tests' `offPool` calls (Chromium, sockets) do.
+        // Blocking calls parked on the global queue, as blocking library code may do.
         for _ in 0..<ProcessInfo.processInfo.activeProcessorCount { DispatchQueue.global().async { usleep(8_000_000) } }
         usleep(500_000)  // let the blockers take the pool's threads
         // A thread of its own for the client (the global queue is busy), timed inside: resuming this test's own task
