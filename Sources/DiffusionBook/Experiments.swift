@@ -80,11 +80,11 @@ public enum BookExperiments {
         + Chapter7.experiments
         + Chapter8.experiments
         + Chapter9.experiments
-        + Chapter12.experiments
-        + Chapter14.experiments
         + Chapter10.experiments
-        + Chapter13.experiments
         + Chapter11.experiments
+        + Chapter12.experiments
+        + Chapter13.experiments
+        + Chapter14.experiments
         + AppendixA.experiments
         + AppendixB.experiments
         + AppendixC.experiments
