@@ -150,6 +150,7 @@ extension Plot {
 
         let clip = (x0: px0, x1: px1, y0: py1, y1: py0)
         var legend: [(String, String)] = []   // (label, swatch element)
+        var marks: [(Double, Double)] = []     // pixel positions of drawn data, for placing the legend
         for layer in layers {
             switch layer {
             case let .heat(values, xr, yr, gamma):
@@ -158,6 +159,7 @@ extension Plot {
                 var byClass: [Int: String] = [:]
                 for (i, p) in points.enumerated() {
                     guard let cx = sx(p.x), let cy = sy(p.y), cx >= clip.x0, cx <= clip.x1, cy >= clip.y0, cy <= clip.y1 else { continue }
+                    marks.append((cx, cy))
                     let c = classes.map { $0[i] } ?? colour
                     byClass[c, default: ""] += "M\(SVG.num(cx)) \(SVG.num(cy))h0"
                 }
@@ -171,6 +173,7 @@ extension Plot {
                 } else if let label { legend.append((label, swatch(colour))) }
             case let .line(points, colour, style, width, label):
                 let d = polyline(points, sx, sy, clip)
+                marks += tracePoints(points, sx, sy)
                 let dash = style == .dashed ? " stroke-dasharray=\"6 4\"" : style == .dotted ? " stroke-dasharray=\"1.5 3\" stroke-linecap=\"round\"" : ""
                 if !d.isEmpty {
                     b.add("<path class=\"s\(colour % 8)\" stroke-width=\"\(SVG.num(width))\" stroke-linejoin=\"round\"\(dash) d=\"\(d)\"/>")
@@ -184,6 +187,7 @@ extension Plot {
                 for (k, path) in paths.enumerated() {
                     let c = (colour ?? k) % 8
                     let d = polyline(path, sx, sy, clip)
+                    marks += tracePoints(path, sx, sy)
                     if !d.isEmpty { b.add("<path class=\"s\(c)\" stroke-width=\"1.3\" stroke-opacity=\"0.8\" stroke-linejoin=\"round\" d=\"\(d)\"/>") }
                     if endpoints, let first = path.first, let last = path.last,
                        let ax = sx(first.x), let ay = sy(first.y), let zx = sx(last.x), let zy = sy(last.y) {
@@ -207,7 +211,13 @@ extension Plot {
             let rowH = 17.0
             let textW = legend.map { Double(Plot.textWidth($0.0)) }.max()!
             let w = 34 + textW, h = rowH * Double(legend.count) + 6
-            let lx = px1 - w - 6, ly = py1 + 6
+            // The corner whose box covers the fewest drawn marks; top right on ties.
+            let corners = [(px1 - w - 6, py1 + 6), (px0 + 6, py1 + 6), (px1 - w - 6, py0 - h - 6), (px0 + 6, py0 - h - 6)]
+            let covered = corners.map { c in
+                marks.reduce(0) { $0 + ($1.0 >= c.0 - 4 && $1.0 <= c.0 + w + 4 && $1.1 >= c.1 - 4 && $1.1 <= c.1 + h + 4 ? 1 : 0) }
+            }
+            let best = covered.indices.min { covered[$0] < covered[$1] }!
+            let (lx, ly) = corners[best]
             b.add("<g transform=\"translate(\(SVG.num(lx)) \(SVG.num(ly)))\">")
             b.add("<rect class=\"legend\" width=\"\(SVG.num(w))\" height=\"\(SVG.num(h))\" rx=\"3\"/>")
             for (i, (label, swatch)) in legend.enumerated() {
@@ -222,6 +232,22 @@ extension Plot {
     /// Approximate width in pixels of a label at 12 px (CJK characters are full-width).
     static func textWidth(_ s: String) -> Int {
         s.unicodeScalars.reduce(0) { $0 + ($1.value >= 0x2E80 ? 12 : 7) }
+    }
+
+    /// Pixel points along a polyline, at most 4 px apart, so a line crossing a box counts even between its vertices.
+    private func tracePoints(_ points: [Point], _ sx: Scale, _ sy: Scale) -> [(Double, Double)] {
+        var out: [(Double, Double)] = []
+        var prev: (Double, Double)?
+        for p in points {
+            guard let x = sx(p.x), let y = sy(p.y), x.isFinite, y.isFinite else { prev = nil; continue }
+            if let (ax, ay) = prev {
+                let n = min(200, max(1, Int(((x - ax) * (x - ax) + (y - ay) * (y - ay)).squareRoot() / 4)))
+                for k in 1..<n { out.append((ax + (x - ax) * Double(k) / Double(n), ay + (y - ay) * Double(k) / Double(n))) }
+            }
+            out.append((x, y))
+            prev = (x, y)
+        }
+        return out
     }
 
     private func inside(_ x: Double, _ y: Double, _ c: (x0: Double, x1: Double, y0: Double, y1: Double)) -> Bool {

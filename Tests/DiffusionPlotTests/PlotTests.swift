@@ -86,3 +86,41 @@ struct PlotTests {
         #expect(SVG.powerOfTen(-3) == "10⁻³")
     }
 }
+
+@Suite("SVG plots: the legend keeps clear of the data")
+struct LegendPlacementTests {
+    /// The legend box's top-left corner, read from the `translate` of the group that holds it.
+    static func legendOrigin(_ svg: String) -> (Double, Double)? {
+        guard let r = svg.range(of: "<rect class=\"legend\"") else { return nil }
+        let head = svg[..<r.lowerBound]
+        guard let t = head.range(of: "translate(", options: .backwards) else { return nil }
+        let xy = head[t.upperBound...].prefix { $0 != ")" }.split(separator: " ").compactMap { Double($0) }
+        return xy.count == 2 ? (xy[0], xy[1]) : nil
+    }
+
+    @Test func legendMovesAwayFromALineInTheTopRight() throws {
+        // Rising lines end in the top right (the case of figure 7.3): the legend must take another corner.
+        var rising = Plot(width: 340, height: 320, x: Axis(range: 0...1), y: Axis(range: 0...1))
+        rising.line(x: [0, 1], y: [0, 1], label: "y = x")
+        rising.line(x: [0, 1], y: [0.1, 0.95], label: "another")
+        let (rx, ry) = try #require(Self.legendOrigin(rising.svg()))
+        // Falling lines leave the top right free: the legend stays there (the default corner).
+        var falling = Plot(width: 340, height: 320, x: Axis(range: 0...1), y: Axis(range: 0...1))
+        falling.line(x: [0, 1], y: [1, 0], label: "y = 1 − x")
+        falling.line(x: [0, 1], y: [0.9, 0.05], label: "another")
+        let (fx, fy) = try #require(Self.legendOrigin(falling.svg()))
+        #expect(fx > 170 && fy < 100, "free top right: the legend stays there, got (\(fx), \(fy))")
+        #expect(!(rx > 170 && ry < 100), "a line through the top right: the legend must move, got (\(rx), \(ry))")
+        // Neither corner on the diagonal y = x is free of it; the legend goes top left or bottom right.
+        #expect((rx < 170 && ry < 100) || (rx > 170 && ry > 160), "got (\(rx), \(ry))")
+    }
+
+    @Test func aLineCrossingTheCornerBetweenItsVerticesCounts() throws {
+        // Two vertices far apart whose segment passes through the top-right corner only between them.
+        var p = Plot(width: 340, height: 320, x: Axis(range: 0...1), y: Axis(range: 0...1))
+        p.line(x: [0.7, 1.0], y: [1.0, 0.7], label: "chord")
+        p.line(x: [0, 0.01], y: [0, 0.01], label: "dot")
+        let (x, y) = try #require(Self.legendOrigin(p.svg()))
+        #expect(!(x > 170 && y < 100), "got (\(x), \(y))")
+    }
+}
