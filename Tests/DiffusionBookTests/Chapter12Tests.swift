@@ -150,8 +150,8 @@ struct Chapter12Tests: ExperimentChecks {
 
     // MARK: Structure of the source and the rendered page
 
-    static let style = ChapterStyle(number: "12", file: "ch12-text.md", experiments: Chapter12.experiments,
-                                    programmingNames: ["ExactMarkovDenoiser", "trainTokenDenoiser", "DiscreteProcess", "TokenTransformer"])
+    static let style = ChapterStyle(number: "12", file: "ch12-text.md", experiments: Chapter12.experiments, lab: "L12",
+                                    programmingNames: ["L12", "ExactMarkovDenoiser", "trainTokenDenoiser", "DiscreteProcess", "TokenTransformer"])
 
     @Test func chapterHasTheStructureTheStyleGuideAsksFor() throws { try Self.style.checkSource() }
 
