@@ -100,28 +100,30 @@ struct FlowMatchingTests {
 }
 
 extension FlowMatchingTests {
-    @Test("Euler 流采样器与库的 Sampling.flowEuler 逐点一致", .hint("x ← x + (t_{i+1} − t_i)·v(x, t_i)：时间递减，这个差是负数；速度在这一步的起点 t_i 处取。"))
-    func eulerMatchesLibrary() throws {
-        let times = Schedule.flowTimes(steps: 10), start = NoiseSource(seed: 10).prior([128, 2])
+    /// 在 [128, 2] 个起点上运行你的采样器与库的采样器，比较终点并数出速度场的调用次数。
+    static func compare(steps: Int, seed: UInt64, calls expected: Int,
+                        mine: ((Tensor, Double) -> Tensor, Tensor, [Double]) throws -> Tensor,
+                        library: (GaussianMixture, Tensor, [Double]) -> Tensor) throws {
+        let times = Schedule.flowTimes(steps: steps), start = NoiseSource(seed: seed).prior([128, 2])
         var calls = 0
-        let velocity = Self.exactVelocity(Self.mixture)
-        let mine = try flowEulerSampler(velocity: { calls += 1; return velocity($0, $1) }, x: start, times: times)
-        let library = Sampling.flowEuler(Self.mixture, start, times: times)
-        try #require(mine.shape == [128, 2], "形状应为 [128, 2]，实际 \(mine.shape)")
-        #expect(rmsDifference(mine, library) < 1e-4, "与库的均方根差 \(rmsDifference(mine, library))")
-        #expect(calls == 10, "10 步应调用速度场 10 次，实际 \(calls) 次")
+        let velocity = exactVelocity(mixture)
+        let result = try mine({ calls += 1; return velocity($0, $1) }, start, times)
+        let reference = library(mixture, start, times)
+        try #require(result.shape == [128, 2], "形状应为 [128, 2]，实际 \(result.shape)")
+        #expect(rmsDifference(result, reference) < 1e-4, "与库的均方根差 \(rmsDifference(result, reference))")
+        #expect(calls == expected, "\(steps) 步应调用速度场 \(expected) 次，实际 \(calls) 次")
     }
 
-    @Test("Heun 流采样器与库的 Sampling.flowHeun 逐点一致", .hint("校正用两端速度的平均 (v + ṽ)/2，ṽ 在预测点 x + Δ·v、时间 t_{i+1} 处取；落到 t = 0 的最后一步只走 Euler。"))
+    @Test("Euler 流采样器与库的 Sampling.flowEuler 逐点一致", .hint("x ← x + (t_{i+1} − t_i)·v(x, t_i)：时间递减，这个差是负数；速度在这一步的起点 t_i 处取。"))
+    func eulerMatchesLibrary() throws {
+        try Self.compare(steps: 10, seed: 10, calls: 10, mine: { try flowEulerSampler(velocity: $0, x: $1, times: $2) },
+                         library: { Sampling.flowEuler($0, $1, times: $2) })
+    }
+
+    @Test("Heun 流采样器与库的 Sampling.flowHeun 逐点一致", .hint("校正用两端速度的平均 (v + ṽ)/2，ṽ 在预测点 x + Δ·v、时间 t_{i+1} 处取；落到 t = 0 的最后一步只走 Euler，N 步共 2N − 1 次调用。"))
     func heunMatchesLibrary() throws {
-        let times = Schedule.flowTimes(steps: 8), start = NoiseSource(seed: 11).prior([128, 2])
-        var calls = 0
-        let velocity = Self.exactVelocity(Self.mixture)
-        let mine = try flowHeunSampler(velocity: { calls += 1; return velocity($0, $1) }, x: start, times: times)
-        let library = Sampling.flowHeun(Self.mixture, start, times: times)
-        try #require(mine.shape == [128, 2], "形状应为 [128, 2]，实际 \(mine.shape)")
-        #expect(rmsDifference(mine, library) < 1e-4, "与库的均方根差 \(rmsDifference(mine, library))")
-        #expect(calls == 15, "8 步（最后一步到 0）应调用速度场 2·8 − 1 = 15 次，实际 \(calls) 次")
+        try Self.compare(steps: 8, seed: 11, calls: 15, mine: { try flowHeunSampler(velocity: $0, x: $1, times: $2) },
+                         library: { Sampling.flowHeun($0, $1, times: $2) })
     }
 
     // 收敛阶：从 t = 1 的纯噪声积到 t = 0.05（不做最后落到 0 的一步），与库的 Heun 法 4000 步的解比较；
