@@ -5,7 +5,7 @@ import DiffusionEngine
 public struct CaptionTokenizer: Sendable {
     public static let pad = 0, unknown = 1
     public let vocabulary: [String]
-    private let ids: [String: Int]
+    let ids: [String: Int]
 
     /// A tokenizer over `tokens` (duplicates removed, sorted, after the two special ids).
     public init(tokens: some Sequence<String>) {
@@ -48,5 +48,38 @@ public struct CaptionTokenizer: Sendable {
     /// Ids for many texts as a [N, length] tensor (exact Float values), ready for an `Embedding`.
     public func encode(_ texts: [String], length: Int) -> Tensor {
         Tensor(texts.flatMap { encode($0, length: length).map(Float.init) }, shape: [texts.count, length])
+    }
+}
+
+/// A prompt the tokenizer cannot encode exactly.
+public enum PromptError: Error, CustomStringConvertible, Equatable, Sendable {
+    /// A word (English) or character (Chinese) outside the vocabulary.
+    case unknownWord(String)
+    /// More tokens than the model reads.
+    case tooLong(tokens: Int, limit: Int)
+
+    public var description: String {
+        switch self {
+        case .unknownWord(let w): return "unknown word '\(w)' in the prompt: the model knows only the words of the shapes captions"
+        case .tooLong(let n, let limit): return "the prompt has \(n) tokens; the model reads at most \(limit)"
+        }
+    }
+}
+
+extension CaptionTokenizer {
+    /// Token ids of a user's prompt padded to `length`, refusing what `encode` would silently change: an unknown
+    /// word (named in the error) or more than `length` tokens. The empty prompt is all padding (the empty text).
+    public func strictEncode(_ text: String, length: Int) throws(PromptError) -> [Int] {
+        let tokens = Self.split(text)
+        if let bad = tokens.first(where: { ids[$0] == nil }) { throw .unknownWord(bad) }
+        guard tokens.count <= length else { throw .tooLong(tokens: tokens.count, limit: length) }
+        return tokens.map { ids[$0]! } + [Int](repeating: Self.pad, count: length - tokens.count)
+    }
+
+    /// `strictEncode` of several prompts as a [N, length] tensor.
+    public func strictEncode(_ texts: [String], length: Int) throws(PromptError) -> Tensor {
+        var out: [Float] = []
+        for t in texts { out += try strictEncode(t, length: length).map(Float.init) }
+        return Tensor(out, shape: [texts.count, length])
     }
 }

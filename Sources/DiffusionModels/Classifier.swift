@@ -10,11 +10,14 @@ public struct ClassifierConfig: Codable, Sendable, Hashable {
     public var noiseConditional = false
     public var dropout: Float = 0
     public var groups = 8
+    /// Append two channels holding the pixel's x and y in [−1, 1] to the input (CoordConv, Liu et al. 2018,
+    /// arXiv 1807.03247), so the spatially averaged features can tell where a shape is.
+    public var coordinates = false
 
     public init(inChannels: Int = 1, classCount: Int = 10, channels: Int = 32, channelMultipliers: [Int] = [1, 2],
-                noiseConditional: Bool = false, dropout: Float = 0, groups: Int = 8) {
+                noiseConditional: Bool = false, dropout: Float = 0, groups: Int = 8, coordinates: Bool = false) {
         (self.inChannels, self.classCount, self.channels, self.channelMultipliers) = (inChannels, classCount, channels, channelMultipliers)
-        (self.noiseConditional, self.dropout, self.groups) = (noiseConditional, dropout, groups)
+        (self.noiseConditional, self.dropout, self.groups, self.coordinates) = (noiseConditional, dropout, groups, coordinates)
     }
 }
 
@@ -37,7 +40,7 @@ public final class Classifier: Module {
         let widths = config.channelMultipliers.map { config.channels * $0 }
         let embDim: Int? = config.noiseConditional ? 4 * config.channels : nil
         noiseEmbedding = embDim.map { NoiseEmbedding(frequencies: config.channels, outDim: $0) }
-        inputConv = Conv2d(config.inChannels, widths[0], kernelSize: 3, padding: 1)
+        inputConv = Conv2d(config.inChannels + (config.coordinates ? 2 : 0), widths[0], kernelSize: 3, padding: 1)
         blocks = widths.indices.map { i in
             ResBlock(i == 0 ? widths[0] : widths[i - 1], widths[i], embeddingDim: embDim, dropout: config.dropout, groups: config.groups)
         }
@@ -55,12 +58,25 @@ public final class Classifier: Module {
     public func features(_ x: Tensor, _ c: Tensor? = nil) -> Tensor {
         precondition(noiseEmbedding == nil || c != nil, "a noise-conditional classifier needs the noise values c [B]")
         let emb = noiseEmbedding.flatMap { e in c.map { e($0) } }
-        var h = inputConv(x)
+        var h = inputConv(config.coordinates ? Tensor.concat([x, Self.coordinatePlanes(like: x)], axis: 1) : x)
         for (i, block) in blocks.enumerated() {
             h = block(h, emb)
             if i < downsamples.count { h = downsamples[i](h) }
         }
         return outputNorm(h).silu().mean(axes: [2, 3])
+    }
+
+    /// [B, 2, H, W]: x then y of each pixel centre, from −1 + 1/W to 1 − 1/W.
+    static func coordinatePlanes(like x: Tensor) -> Tensor {
+        let (b, h, w) = (x.shape[0], x.shape[2], x.shape[3])
+        var planes = [Float](repeating: 0, count: 2 * h * w)
+        for i in 0..<h {
+            for j in 0..<w {
+                planes[i * w + j] = Float(2 * j + 1) / Float(w) - 1
+                planes[h * w + i * w + j] = Float(2 * i + 1) / Float(h) - 1
+            }
+        }
+        return Tensor(planes, shape: [1, 2, h, w]).expanded(to: [b, 2, h, w])
     }
 
     /// Logits [B, classCount].

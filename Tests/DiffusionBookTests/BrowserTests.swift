@@ -182,8 +182,9 @@ struct BrowserTests {
     }
 
     /// The 在线生成 page against a stub API: it lists the models, generates on #auto, and draws the result (an image
-    /// for image models, a scatter for toy models); without an API it says so instead of failing.
-    @Test(arguments: ["image", "toy", "none"])
+    /// for image and text models, a scatter for toy models); a text model gets the prompt box, its first example and
+    /// guidance 3; without an API it says so instead of failing.
+    @Test(arguments: ["image", "toy", "text", "none"])
     func generatorPageUsesTheAPI(_ kind: String) async throws {
         guard let chromium = Self.chromium() else {
             Issue.record("chromium is not installed; the browser tests need it. Install it with: apt-get install chromium")
@@ -194,14 +195,18 @@ struct BrowserTests {
         let png: [UInt8] = [137, 80, 78, 71, 13, 10, 26, 10, 0, 0, 0, 13, 73, 72, 68, 82, 0, 0, 0, 1, 0, 0, 0, 1, 8, 0, 0, 0, 0, 58, 126,
                             155, 85, 0, 0, 0, 10, 73, 68, 65, 84, 120, 156, 99, 104, 0, 0, 0, 130, 0, 129, 119, 205, 114, 182, 0, 0, 0, 0,
                             73, 69, 78, 68, 174, 66, 96, 130]
-        let models = #"[{"name":"m","kind":"\#(kind)","data":"d","conditional":true,"classes":["a","b"],"shape":[2],"formats":[]}]"#
+        let models = kind == "text"
+            ? #"[{"name":"m","kind":"image","data":"shapes","conditional":false,"prompt":true,"classes":[],"shape":[3,16,16],"formats":[]}]"#
+            : #"[{"name":"m","kind":"\#(kind)","data":"d","conditional":true,"prompt":false,"classes":["a","b"],"shape":[2],"formats":[]}]"#
+        let expected = kind == "text" ? #""guidanceScale":3"# : #""guidanceScale":1"#
         let api: APIHandler = { method, path, body in
             if path == "/api/models" { return APIResponse(status: 200, contentType: "application/json", body: Data(models.utf8)) }
             let request = String(decoding: body, as: UTF8.self)
-            guard method == "POST", request.contains("\"model\":\"m\""), request.contains("\"guidanceScale\":1") else {
+            let prompt = #""prompt":"\#(GeneratorPage.examplePrompts[0])""#
+            guard method == "POST", request.contains("\"model\":\"m\""), request.contains(expected), request.contains(prompt) == (kind == "text") else {
                 return APIResponse(status: 400, contentType: "application/json", body: Data(#"{"error":"unexpected request"}"#.utf8))
             }
-            if kind == "image" { return APIResponse(status: 200, contentType: "image/png", body: Data(png)) }
+            if kind != "toy" { return APIResponse(status: 200, contentType: "image/png", body: Data(png)) }
             return APIResponse(status: 200, contentType: "application/json", body: Data(#"{"points":[[0,0],[1,2],[-1,0.5]],"labels":[0,1,1]}"#.utf8))
         }
         let server = try await SiteServer.start(root: root, api: kind == "none" ? nil : api)
@@ -213,11 +218,17 @@ struct BrowserTests {
             #expect(dom.contains("<img alt=\"16 个样本\" id=\"gen-image\" src=\"blob:"), "\(dom.suffix(1500))")
             #expect(dom.contains("生成了 16 个样本（heun，20 步，种子 0）"))
             #expect(dom.contains("<option value=\"1\">1：b</option>"), "the classes of a conditional model are offered")
+        case "text":
+            #expect(dom.contains("<img alt=\"16 个样本\" id=\"gen-image\" src=\"blob:"), "\(dom.suffix(1500))")
+            #expect(dom.contains("生成了 16 个样本（“\(GeneratorPage.examplePrompts[0])”，heun，20 步，种子 0）"))
+            #expect(dom.contains("<div id=\"gen-prompt-box\" class=\"gen-prompt\">"), "the prompt box is shown for a text model")
+            #expect(dom.contains("<button type=\"button\" class=\"gen-example\">a large yellow ring, centre</button>"))
         case "toy":
             #expect(dom.contains("id=\"gen-canvas\""), "\(dom.suffix(1500))")
             #expect(dom.contains("生成了 3 个样本（heun，20 步，种子 0）"))
         default:
             #expect(dom.contains("生成 API 不可用"), "\(dom.suffix(1500))")
+            #expect(dom.contains("<div id=\"gen-prompt-box\" class=\"gen-prompt\" hidden"))
             #expect(dom.contains("<form id=\"generator\" class=\"generator\" hidden"))
         }
     }

@@ -28,8 +28,10 @@ public final class NetworkModel<Net: NoiseConditionalNetwork>: NoisePredictor, D
 
     public var prediction: Prediction { preconditioning == nil ? output : .sample }
 
+    /// Class labels with the null class for nil; a network without classes gets `labels` as given (nil, or another
+    /// condition such as token ids).
     func labelsOrNull(_ labels: Tensor?, _ n: Int) -> Tensor? {
-        guard network.classCount > 0 else { return nil }
+        guard network.classCount > 0 else { return labels }
         return labels ?? Tensor.full([n], Float(network.classCount))
     }
 

@@ -10,6 +10,8 @@ struct ImageSampleFlags: ParsableArguments {
     @Option(help: "Write an animated GIF of the denoising of the first 16 samples (image models).") var gif: String?
     @Option(help: "Enlarge every pixel of the PNG grid and the GIF this many times (image models; default 4).") var gridScale: Int?
     @Option(help: "Images per row of the PNG grid (image models; default ⌈√count⌉).") var columns: Int?
+    @Option(help: "Text for a text-conditioned model (e.g. unet-t2i-shapes), in Chinese or English with the words of the shapes captions; repeat it to cycle through several prompts.")
+    var prompt: [String] = []
 
     func validate() throws {
         if let gridScale, !(1...32).contains(gridScale) { throw ValidationError("--grid-scale must be in 1…32, got \(gridScale)") }
@@ -17,8 +19,8 @@ struct ImageSampleFlags: ParsableArguments {
     }
 
     func rejectForToy() throws {
-        if npy != nil || gif != nil || gridScale != nil || columns != nil {
-            throw ValidationError("--npy, --gif, --grid-scale and --columns apply to image checkpoints; this is a toy checkpoint")
+        if npy != nil || gif != nil || gridScale != nil || columns != nil || !prompt.isEmpty {
+            throw ValidationError("--npy, --gif, --grid-scale, --columns and --prompt apply to image checkpoints; this is a toy checkpoint")
         }
     }
 }
@@ -61,7 +63,8 @@ extension Sample {
         if plot != nil { throw ValidationError("--plot applies to toy checkpoints; image samples are written with --output (PNG), --npy and --gif") }
         var options = sampling.options
         options.count = sampling.count ?? 64
-        let sampler = ImageSampler(options)
+        var sampler = ImageSampler(options)
+        sampler.prompts = image.prompt
         do { try sampler.validate(for: loaded.config, shape: loaded.shape) } catch { throw ValidationError(error.description) }
         let png = output ?? (image.npy == nil ? "samples.png" : nil)
         for (path, what) in [(png, "PNG grid"), (image.npy, "NumPy file"), (image.gif, "GIF")] {
@@ -80,8 +83,10 @@ extension Sample {
         if let npy = image.npy { files.append((npy, NPY.encode(result.images))) }
         if let gif = image.gif { files.append((gif, ImageOutputs.gif(result.frames, scale: scale))) }
         try ToyOutputs.writeAll(files)
-        let calls = Sampler.named(options.sampler)!.modelCalls(steps: options.steps) * (loaded.config.conditional && options.guidanceScale != 1 ? 2 : 1)
+        let guided = (loaded.config.conditional || loaded.config.isTextConditional) && options.guidanceScale != 1
+        let calls = Sampler.named(options.sampler)!.modelCalls(steps: options.steps) * (guided ? 2 : 1)
         let label = options.label.map { ", label \($0) (\(loaded.shape.classNames[$0]))" } ?? ""
+            + (image.prompt.isEmpty ? "" : ", prompt " + image.prompt.map { "“\($0)”" }.joined(separator: ", "))
         print(String(format: "%d images with %@ (%d steps, %d model calls per image%@) in %.2f s → %@", options.count, options.sampler, options.steps, calls,
                      label, dt, files.map(\.path).joined(separator: ", ")))
     }

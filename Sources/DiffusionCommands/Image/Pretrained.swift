@@ -44,6 +44,14 @@ struct Pretrained: ParsableCommand {
 
     func log(_ s: String) { FileHandle.standardError.write(Data(s.utf8)) }
 
+    /// ", kind 95.0% (chance 16.7%), colour …" in the order of `ShapeAttributes.names`; empty without accuracies.
+    func describe(_ accuracy: [String: Double]?, chance: [String: Double]? = nil) -> String {
+        guard let accuracy else { return "" }
+        return ShapeAttributes.names.compactMap { name in
+            accuracy[name].map { a in String(format: ", %@ %.1f%%", name, 100 * a) + (chance?[name].map { String(format: " (chance %.1f%%)", 100 * $0) } ?? "") }
+        }.joined()
+    }
+
     /// Trains (unless --evaluate) and measures one entry; writes its files when every bound is met. Returns whether it was.
     func process(_ entry: PretrainedManifest.Entry, manifest: PretrainedManifest, root: URL, mode: ProgressBar.Mode) throws -> Bool {
         let weights = root.appendingPathComponent("\(entry.name).safetensors"), recordURL = root.appendingPathComponent("\(entry.name).json")
@@ -64,16 +72,23 @@ struct Pretrained: ParsableCommand {
             let run = trainWithProgress(trainer, mode: mode)
             if trainer.step < config.steps { log("Interrupted: nothing written for \(entry.name).\n"); throw ExitCode(Interrupt.exitStatus) }
             do { try trainer.exportWeights(to: staged) } catch { throw ValidationError("cannot write \(staged.path): \(error)") }
-            var accuracy: Double?
+            var accuracy: Double?, attributeAccuracy: [String: Double]?
             if let test = trainer.testSet, trainer.classifier != nil {
-                accuracy = ClassifierEvaluation.accuracy(trainer.evaluationClassifier(), images: test.images, labels: test.labelTensor)
+                if config.isAttributeClassifier, let captions = test.captions {
+                    attributeAccuracy = AttributeClassification.accuracy(trainer.evaluationClassifier(), images: test.images,
+                                                                         attributes: captions.map { ShapeAttributes(prompt: $0.english) })
+                    accuracy = attributeAccuracy!.values.min()
+                } else {
+                    accuracy = ClassifierEvaluation.accuracy(trainer.evaluationClassifier(), images: test.images, labels: test.labelTensor)
+                }
             }
             record = PretrainedRecord(name: entry.name, config: config, parameters: trainer.network.parameterCount, steps: trainer.step,
                                       gitCommit: gitCommit(root), date: ISO8601DateFormatter().string(from: Date()), threads: Engine.threads,
                                       trainingWallSeconds: run.wallSeconds, trainingCPUSeconds: run.cpuSeconds, loadAverageAtStart: loadStart,
                                       loadAverageAtEnd: loadAverage(), finalLoss: run.lastLoss, testAccuracy: accuracy)
-            log(String(format: "%@: trained in %.0f s wall, %.0f s CPU, final loss %.4f%@\n", entry.name, run.wallSeconds, run.cpuSeconds, run.lastLoss,
-                       accuracy.map { String(format: ", held-out accuracy %.2f%%", 100 * $0) } ?? ""))
+            record.testAttributeAccuracy = attributeAccuracy
+            log(String(format: "%@: trained in %.0f s wall, %.0f s CPU, final loss %.4f%@%@\n", entry.name, run.wallSeconds, run.cpuSeconds, run.lastLoss,
+                       accuracy.map { String(format: ", held-out accuracy %.2f%%", 100 * $0) } ?? "", describe(attributeAccuracy)))
             if let bound = entry.minTestAccuracy, !((accuracy ?? -1) >= bound) {
                 failures.append(String(format: "held-out accuracy %.2f%% is below %.2f%%", 100 * (accuracy ?? .nan), 100 * bound))
             }
@@ -85,8 +100,9 @@ struct Pretrained: ParsableCommand {
             let quality: SampleQuality
             do { quality = try measure(settings, weights: source, root: root, config: config) } catch { throw ValidationError("\(entry.name) \(kind): \(error.description)") }
             if kind == "evaluation" { (record.evaluation, record.quality) = (settings, quality) } else { (record.check, record.checkQuality) = (settings, quality) }
-            log(String(format: "%@ %@: FD %.4f, floor %.4f, ratio %.2f×%@ (sampling %.1f s)\n", entry.name, kind, quality.frechetDistance, quality.floor,
-                       quality.ratio, quality.accuracy.map { String(format: ", accuracy %.2f%%", 100 * $0) } ?? "", quality.samplingSeconds))
+            log(String(format: "%@ %@: FD %.4f, floor %.4f, ratio %.2f×%@%@ (sampling %.1f s)\n", entry.name, kind, quality.frechetDistance, quality.floor,
+                       quality.ratio, quality.accuracy.map { String(format: ", accuracy %.2f%%", 100 * $0) } ?? "", describe(quality.attributeAccuracy, chance: quality.attributeChance),
+                       quality.samplingSeconds))
             failures += settings.failures(quality).map { "\(kind): \($0)" }
         }
         for f in failures { log("\(entry.name): MISSED: \(f)\n") }

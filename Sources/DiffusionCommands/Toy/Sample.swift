@@ -6,13 +6,14 @@ import Foundation
 struct Sample: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Sample a trained model: CSV (header x,y[,label]) and an SVG scatter for toy models; a PNG grid, .npy and a GIF for image models.",
-        discussion: "Any sampler works with any checkpoint; conditional models take --label and classifier-free guidance. --list prints the samplers. Image checkpoints: --output is a PNG grid (default samples.png unless only --npy is given), --npy writes [count, c, h, w] float32 in [−1, 1], --gif the denoising of the first 16 samples; --count defaults to 64."
+        discussion: "Any sampler works with any checkpoint; conditional models take --label and classifier-free guidance (--guidance-scale, or --guidance), text-conditioned ones --prompt. --list prints the samplers. Image checkpoints: --output is a PNG grid (default samples.png unless only --npy is given), --npy writes [count, c, h, w] float32 in [−1, 1], --gif the denoising of the first 16 samples; --count defaults to 64."
     )
 
     @Flag(help: "List every sampler with its order and model calls per step, then exit.") var list = false
     @OptionGroup var checkpoint: CheckpointOptions
     @OptionGroup var sampling: SamplingFlags
-    @Option(help: "CSV file to write (toy; default samples.csv), or PNG grid (image; default samples.png).") var output: String?
+    @Option(name: [.customLong("output"), .customLong("out")], help: "CSV file to write (toy; default samples.csv), or PNG grid (image; default samples.png).")
+    var output: String?
     @Option(help: "SVG plot to write (samples over data; default samples.svg); 'none' for no plot (toy models).") var plot: String?
     @OptionGroup var image: ImageSampleFlags
     @OptionGroup var compute: ComputeOptions

@@ -123,7 +123,8 @@ struct SamplingFlags: ParsableArguments {
     @Option(help: "Number of samples (default 2000 for toy models, 64 for image samples, 500 for image eval).") var count: Int?
     @Option(help: "Random seed of the starting noise (and of stochastic samplers).") var seed: UInt64 = 0
     @Option(help: "Class of every sample (conditional models; default: classes drawn as in the data).") var label: Int?
-    @Option(help: "Classifier-free guidance scale w (1 = conditional model, 0 = unconditional).") var guidanceScale: Double = 1
+    @Option(name: [.customLong("guidance-scale"), .customLong("guidance")], help: "Classifier-free guidance scale w (1 = conditional model, 0 = unconditional).")
+    var guidanceScale: Double = 1
     @Option(help: "Guidance rescale φ in 0…1 (Lin et al. 2023).") var guidanceRescale: Double = 0
 
     var options: SamplingOptions {

@@ -36,6 +36,9 @@ public struct PretrainedManifest: Codable, Sendable {
         public var maxRatio: Double?
         /// Classifier accuracy of conditional samples must reach this.
         public var minAccuracy: Double?
+        /// Text-conditioned models (judged by an attribute classifier): the accuracy each attribute of the prompts
+        /// must reach (`ShapeAttributes.names`). The prompts are `AttributeClassification.heldOutPrompts`.
+        public var minAttributeAccuracy: [String: Double]?
 
         public var samplingOptions: SamplingOptions {
             var o = SamplingOptions()
@@ -70,6 +73,10 @@ public struct SampleQuality: Codable, Sendable, Equatable {
     public var ratio: Double
     /// Classifier accuracy of class-conditional samples.
     public var accuracy: Double?
+    /// Text-conditioned samples: per attribute, the fraction the attribute classifier reads as the prompt states,
+    /// and what uniform guessing would reach.
+    public var attributeAccuracy: [String: Double]?
+    public var attributeChance: [String: Double]?
     public var samplingSeconds: Double
 
     public init(frechetDistance: Double, floor: Double, ratio: Double, accuracy: Double?, samplingSeconds: Double) {
@@ -95,8 +102,10 @@ public struct PretrainedRecord: Codable, Sendable {
     public var loadAverageAtStart: Double?
     public var loadAverageAtEnd: Double?
     public var finalLoss: Double
-    /// Classifiers: accuracy on the held-out images.
+    /// Classifiers: accuracy on the held-out images (attribute classifiers: the lowest of the attributes).
     public var testAccuracy: Double?
+    /// Attribute classifiers: the held-out accuracy of each attribute.
+    public var testAttributeAccuracy: [String: Double]?
     public var evaluation: PretrainedManifest.EvaluationSettings?
     public var quality: SampleQuality?
     public var check: PretrainedManifest.EvaluationSettings?
@@ -133,12 +142,24 @@ extension PretrainedManifest.EvaluationSettings {
             throw ConfigError("the evaluation needs repeats ≥ 1 and 2 ≤ 2 × count ≤ \(real.count) real images, got count \(count), repeats \(repeats)")
         }
         let t0 = Date()
-        let samples = try ImageSampler(samplingOptions).sample(model, config: config, shape: shape)
+        var sampler = ImageSampler(samplingOptions)
+        if config.isTextConditional { sampler.prompts = AttributeClassification.heldOutPrompts(count: count) }
+        let samples = try sampler.sample(model, config: config, shape: shape)
         let seconds = Date().timeIntervalSince(t0)
         guard samples.images.scalars.allSatisfy({ $0.isFinite }) else { throw ConfigError("sampling produced non-finite values") }
         let fd = ImageEvaluation.frechet(samples: samples.images, real: real.images, classifier: classifier, repeats: repeats, seed: 0xFD)
-        let accuracy = samples.labels.map { ImageEvaluation.accuracy(samples: samples.images, labels: $0, classifier: classifier) }
-        return SampleQuality(frechetDistance: fd.distance, floor: fd.floor, ratio: fd.ratio, accuracy: accuracy, samplingSeconds: seconds)
+        var q = SampleQuality(frechetDistance: fd.distance, floor: fd.floor, ratio: fd.ratio, accuracy: nil, samplingSeconds: seconds)
+        if config.isTextConditional {
+            guard classifier.config.classCount == AttributeClassification.logitCount else {
+                throw ConfigError("a text-conditioned model is judged by an attribute classifier (attributes: true)")
+            }
+            q.attributeAccuracy = AttributeClassification.accuracy(classifier, images: samples.images,
+                                                                   attributes: sampler.prompts.map(ShapeAttributes.init(prompt:)))
+            q.attributeChance = AttributeClassification.chance
+        } else if config.conditional, let labels = samples.labels {
+            q.accuracy = ImageEvaluation.accuracy(samples: samples.images, labels: labels, classifier: classifier)
+        }
+        return q
     }
 
     /// The bounds this model must meet; a message per failure.
@@ -149,6 +170,9 @@ extension PretrainedManifest.EvaluationSettings {
         }
         if let minAccuracy, !((q.accuracy ?? -1) >= minAccuracy) {
             out.append(String(format: "classifier accuracy %.2f%% is below %.2f%%", 100 * (q.accuracy ?? .nan), 100 * minAccuracy))
+        }
+        for (name, bound) in (minAttributeAccuracy ?? [:]).sorted(by: { $0.key < $1.key }) where !((q.attributeAccuracy?[name] ?? -1) >= bound) {
+            out.append(String(format: "%@ accuracy %.2f%% is below %.2f%%", name, 100 * (q.attributeAccuracy?[name] ?? .nan), 100 * bound))
         }
         return out
     }

@@ -1,4 +1,5 @@
 import Diffusion
+import DiffusionData
 import Foundation
 
 /// Samples images from a trained image model (a `NetworkModel` of an `ImageNetwork`, or of any network on images)
@@ -8,6 +9,8 @@ import Foundation
 public struct ImageSampler {
     public var options: SamplingOptions
     public var batchSize = 250
+    /// Text-conditioned models: sample j is drawn for prompts[j mod count] (empty: the empty text for all).
+    public var prompts: [String] = []
 
     public init(_ options: SamplingOptions, batchSize: Int = 250) {
         precondition(batchSize > 0, "ImageSampler needs a positive batch size")
@@ -17,7 +20,21 @@ public struct ImageSampler {
     /// Checks the options against a model trained with `config` on data of `shape`.
     public func validate(for config: ImageTrainingConfig, shape: ImageDataShape) throws(ConfigError) {
         guard !config.isClassifier else { throw ConfigError("this checkpoint holds a classifier, not a diffusion model") }
-        try options.validate(for: config, conditional: config.conditional, classCount: shape.classCount, data: config.data)
+        if !prompts.isEmpty && !config.isTextConditional {
+            throw ConfigError("a prompt needs a text-conditioned model; this one was trained without text (text: true)")
+        }
+        if config.isTextConditional && options.label != nil { throw ConfigError("this model is conditioned on text: give a prompt, not a label") }
+        try options.validate(for: config, conditional: config.conditional || config.isTextConditional, classCount: shape.classCount, data: config.data)
+        if config.isTextConditional { _ = try promptTokens(count: Swift.max(1, prompts.count), config: config) }
+    }
+
+    /// Token ids [n, L] of the prompts of samples 0..<n of a text-conditioned model; a prompt the tokenizer refuses
+    /// is a `ConfigError` naming the fault.
+    public func promptTokens(count n: Int, config: ImageTrainingConfig) throws(ConfigError) -> Tensor {
+        let texts = prompts.isEmpty ? [String](repeating: "", count: n) : (0..<n).map { prompts[$0 % prompts.count] }
+        do { return try CaptionTokenizer.shapes.strictEncode(texts, length: config.resolvedTextLength) } catch {
+            throw ConfigError(error.description)
+        }
     }
 
     /// The label of every sample of a conditional model: `options.label`, else the classes in turn (j mod K).
@@ -34,7 +51,7 @@ public struct ImageSampler {
         let σ = try options.sigmas(for: config)
         let sampler = Sampler.named(options.sampler)!
         let n = options.count
-        let labels = config.conditional ? labels(count: n, shape: shape) : nil
+        let labels = config.conditional ? labels(count: n, shape: shape) : config.isTextConditional ? try promptTokens(count: n, config: config) : nil
         var parts: [Tensor] = [], frames: [Tensor] = []
         withNoGrad {
             for lo in stride(from: 0, to: n, by: batchSize) {

@@ -23,8 +23,10 @@ public struct GenerationRequest: Equatable, Sendable {
     public var guidanceRescale = 0.0
     /// `json`, `csv` or `npy` for toy models; `png`, `npy` or `json` for image models (default: json / png).
     public var format: String?
+    /// Text for a text-conditioned image model (every sample is drawn for it).
+    public var prompt: String?
 
-    public static let keys = ["model", "count", "sampler", "steps", "schedule", "seed", "label", "guidanceScale", "guidanceRescale", "format"]
+    public static let keys = ["model", "count", "sampler", "steps", "schedule", "seed", "label", "guidanceScale", "guidanceRescale", "format", "prompt"]
     /// Upper limits that keep one request to seconds on a laptop.
     public static let maxToyCount = 20_000, maxImageCount = 256, maxSteps = 1000
 
@@ -70,6 +72,7 @@ public struct GenerationRequest: Equatable, Sendable {
         if let w = try number("guidanceScale") { guidanceScale = w }
         if let r = try number("guidanceRescale") { guidanceRescale = r }
         format = try string("format")
+        prompt = try string("prompt")
     }
 
     /// The sampling options for a model of this kind, with the request's limits checked.

@@ -8,7 +8,7 @@ import Foundation
 ///
 ///     GET  /api/models     → JSON list of the models: name, kind, data, conditional, classes, shape
 ///     POST /api/generate   → samples: {"model": "...", "count": 16, "sampler": "heun", "steps": 25, "seed": 0,
-///                            "label": 7, "guidanceScale": 3, "format": "png"}
+///                            "label": 7, "guidanceScale": 3, "format": "png"}   (text models: "prompt": "a red circle")
 ///
 /// The same request gives the same bytes (counter-based noise). Requests are served one at a time: sampling
 /// already uses every core.
@@ -28,6 +28,8 @@ public final class GenerationService: @unchecked Sendable {
         public let conditional: Bool
         /// Class names (image data) or class indices as strings (toy data); empty when unconditional.
         public let classes: [String]
+        /// Whether the model takes a `prompt` (text-conditioned image models).
+        public let prompt: Bool
         /// [c, h, w] for images, [d] for toys.
         public let shape: [Int]
         public let formats: [String]
@@ -72,12 +74,12 @@ public final class GenerationService: @unchecked Sendable {
             switch loaded {
             case .toy(let c):
                 let classes = c.config.conditional ? (0..<c.config.dataset.classCount).map(String.init) : []
-                return ModelInfo(name: name, kind: "toy", data: c.config.data, conditional: c.config.conditional, classes: classes,
+                return ModelInfo(name: name, kind: "toy", data: c.config.data, conditional: c.config.conditional, classes: classes, prompt: false,
                                  shape: [c.config.dataset.dimension], formats: ["json", "csv", "npy"])
             case .image(let c):
                 guard c.model != nil else { return nil }
                 return ModelInfo(name: name, kind: "image", data: c.config.data, conditional: c.config.conditional,
-                                 classes: c.config.conditional ? c.shape.classNames : [],
+                                 classes: c.config.conditional ? c.shape.classNames : [], prompt: c.config.isTextConditional,
                                  shape: [c.shape.channels, c.shape.size, c.shape.size], formats: ["png", "npy", "json"])
             }
         }
@@ -91,6 +93,7 @@ public final class GenerationService: @unchecked Sendable {
         case .toy(let c):
             let format = request.format ?? "json"
             guard ["json", "csv", "npy"].contains(format) else { throw GenerationError(400, "'format' must be json, csv or npy for a toy model, got '\(format)'") }
+            if request.prompt != nil { throw GenerationError(400, "'prompt' needs a text-conditioned model; '\(request.model)' takes no text") }
             let options = try request.options(image: false)
             let result: (points: Tensor, labels: Tensor?)
             do { result = try options.sample(c.model, config: c.config) } catch { throw GenerationError(400, error.description) }
@@ -105,7 +108,11 @@ public final class GenerationService: @unchecked Sendable {
             guard let model = c.model else { throw GenerationError(400, "'\(request.model)' is a classifier, not a diffusion model") }
             let format = request.format ?? "png"
             guard ["png", "npy", "json"].contains(format) else { throw GenerationError(400, "'format' must be png, npy or json for an image model, got '\(format)'") }
-            let sampler = ImageSampler(try request.options(image: true))
+            var sampler = ImageSampler(try request.options(image: true))
+            if let prompt = request.prompt {
+                guard c.config.isTextConditional else { throw GenerationError(400, "'prompt' needs a text-conditioned model; '\(request.model)' takes no text") }
+                sampler.prompts = [prompt]
+            }
             let images: Tensor
             do { images = try sampler.sample(model, config: c.config, shape: c.shape).images } catch { throw GenerationError(400, error.description) }
             try checkFinite(images)

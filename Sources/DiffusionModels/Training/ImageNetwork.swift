@@ -6,22 +6,25 @@ import DiffusionLayers
 extension UNet: NoiseConditionalNetwork {}
 extension DiT: NoiseConditionalNetwork {}
 
-/// One image denoising network of either architecture, so trainers, checkpoints and samplers need one type.
-/// Parameters are named `unet.…` or `dit.…`.
+/// One image denoising network of any architecture, so trainers, checkpoints and samplers need one type.
+/// Parameters are named `unet.…`, `dit.…` or `text.…`. For the text-conditioned UNet the labels are token ids.
 public final class ImageNetwork: Module, NoiseConditionalNetwork {
     public let unet: UNet?
     public let dit: DiT?
+    public let text: TextToImageUNet?
 
-    public init(_ unet: UNet) { (self.unet, dit) = (unet, nil); super.init() }
-    public init(_ dit: DiT) { (unet, self.dit) = (nil, dit); super.init() }
+    public init(_ unet: UNet) { (self.unet, dit, text) = (unet, nil, nil); super.init() }
+    public init(_ dit: DiT) { (unet, self.dit, text) = (nil, dit, nil); super.init() }
+    public init(_ text: TextToImageUNet) { (unet, dit, self.text) = (nil, nil, text); super.init() }
 
-    /// "unet" or "dit".
-    public var architecture: String { unet != nil ? "unet" : "dit" }
+    /// "unet", "dit" or "t2i-unet".
+    public var architecture: String { unet != nil ? "unet" : dit != nil ? "dit" : "t2i-unet" }
 
-    public var classCount: Int { unet?.classCount ?? dit!.classCount }
+    public var classCount: Int { unet?.classCount ?? dit?.classCount ?? 0 }
 
     public func callAsFunction(_ x: Tensor, _ c: Tensor, labels: Tensor?) -> Tensor {
         if let unet { return unet(x, c, labels: labels) }
+        if let text { return text(x, c, labels: labels) }
         return dit!(x, c, labels: labels)
     }
 }

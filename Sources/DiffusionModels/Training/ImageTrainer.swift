@@ -26,6 +26,8 @@ public final class ImageTrainer: StepwiseTrainer {
     let objective: (any Objective)?
     let schedule: any LRSchedule
     var order: EpochOrder
+    /// Attribute classifiers: the attributes of every training image (from its caption).
+    let attributeTargets: [ShapeAttributes]?
     /// Steps completed.
     public private(set) var step = 0
 
@@ -56,6 +58,19 @@ public final class ImageTrainer: StepwiseTrainer {
         ema = config.emaDecay > 0 ? EMA(network, decay: config.emaDecay, warmup: .power()) : nil
         schedule = config.learningRateSchedule
         order = EpochOrder(count: trainSet.count, seed: config.seed &+ 2)
+        if config.isTextConditional || config.isAttributeClassifier {
+            guard let captions = trainSet.captions else { throw ConfigError("data set '\(data.name)' has no captions; text and attributes need them") }
+            attributeTargets = config.isAttributeClassifier ? captions.map { ShapeAttributes(prompt: $0.english) } : nil
+        } else {
+            attributeTargets = nil
+        }
+    }
+
+    /// Token ids [B, L] of the captions of training images `indices`, each in Chinese or English with probability ½.
+    func captionTokens(_ indices: [Int], generator: inout RandomGenerator) -> Tensor {
+        let captions = trainSet.captions!, english = generator.uniform([indices.count]).scalars
+        let texts = zip(indices, english).map { i, u in u < 0.5 ? captions[i].english : captions[i].chinese }
+        return CaptionTokenizer.shapes.encode(texts, length: config.resolvedTextLength)
     }
 
     /// The module being trained.
@@ -70,15 +85,20 @@ public final class ImageTrainer: StepwiseTrainer {
     @discardableResult
     public func trainStep() -> Double {
         let B = config.batchSize
-        let (x0, labels) = trainSet.batch(order.batch(step, size: B))
+        let indices = order.batch(step, size: B)
+        let (x0, labels) = trainSet.batch(indices)
         var rng = RandomGenerator(seed: config.seed &+ 1, stream: UInt64(step) << 24)
         let loss: Tensor
-        if let classifier {
+        if let classifier, let attributeTargets {
+            loss = AttributeClassification.loss(logits: classifier(x0), targets: AttributeClassification.targets(indices.map { attributeTargets[$0] }))
+        } else if let classifier {
             loss = crossEntropy(logits: classifier(x0), labels: labels)
         } else {
             var y: Tensor? = nil
             if config.conditional {
                 y = dropLabels(labels, probability: config.labelDropout, classCount: shape.classCount, generator: &rng)
+            } else if config.isTextConditional {
+                y = dropCaptions(captionTokens(indices, generator: &rng), probability: config.resolvedCaptionDropout, generator: &rng)
             }
             let pixels = Float(x0.count / B)
             loss = objective!(model!, x0, labels: y, rng: &rng).mean() / pixels

@@ -50,6 +50,22 @@ public struct ImageTrainingConfig: DiffusionTrainingSettings, Codable, Sendable,
     public var mlpRatio = 4
     /// Classifier: images held out of its training to measure its accuracy.
     public var testCount = 300
+    /// UNet: condition on the data's captions (`TextToImageUNet`; Chinese or English at random per image), turning a
+    /// caption into the empty text with probability `captionDropout` (default 0.1). Tokens per caption (default 16)
+    /// and the text encoder's width (default 64). Optional, so configs and checkpoints written before them still read.
+    public var text: Bool?
+    public var captionDropout: Double?
+    public var textLength: Int?
+    public var textWidth: Int?
+    /// Classifier: predict every attribute the shapes captions state (kind, colour, size, position: one softmax per
+    /// group over `ShapeAttributes.counts`) instead of the class.
+    public var attributes: Bool?
+
+    public var isTextConditional: Bool { text == true }
+    public var isAttributeClassifier: Bool { attributes == true }
+    public var resolvedCaptionDropout: Double { captionDropout ?? 0.1 }
+    public var resolvedTextLength: Int { textLength ?? 16 }
+    public var resolvedTextWidth: Int { textWidth ?? 64 }
 
     public init() {}
 
@@ -59,7 +75,7 @@ public struct ImageTrainingConfig: DiffusionTrainingSettings, Codable, Sendable,
         "data", "model", "imageSize", "imageChannels", "objective", "process", "prediction", "zeroTerminalSNR", "minSNRGamma", "steps",
         "batchSize", "learningRate", "warmupSteps", "lrSchedule", "weightDecay", "gradClip", "emaDecay", "conditional", "labelDropout",
         "seed", "channels", "channelMultipliers", "resBlocks", "attentionResolutions", "heads", "dropout", "patchSize", "hiddenSize",
-        "depth", "mlpRatio", "testCount",
+        "depth", "mlpRatio", "testCount", "text", "captionDropout", "textLength", "textWidth", "attributes",
     ]
 
     /// Decodes a JSON object over the defaults, rejecting unknown keys.
@@ -104,6 +120,15 @@ public struct ImageTrainingConfig: DiffusionTrainingSettings, Codable, Sendable,
                 throw ConfigError("the UNet's widths must be divisible by the heads (\(resolvedHeads))")
             }
             if isClassifier && conditional { throw ConfigError("a classifier is not a conditional diffusion model; drop conditional") }
+            let (text, attributes) = (isTextConditional, isAttributeClassifier)
+            if text && model != "unet" { throw ConfigError("text conditioning needs model 'unet', got '\(model)'") }
+            if text && conditional { throw ConfigError("a model is conditioned on text or on classes, not both; drop conditional or text") }
+            if attributes && !isClassifier { throw ConfigError("attributes applies to a classifier, not to model '\(model)'") }
+            if (text || attributes) && data != "shapes" { throw ConfigError("text and attributes need the captioned data set 'shapes', got '\(data)'") }
+            try checkRange("captionDropout", resolvedCaptionDropout, 0...1)
+            try checkRange("textLength", resolvedTextLength, 1...256)
+            try checkRange("textWidth", resolvedTextWidth, 8...1024)
+            if resolvedTextWidth % 2 != 0 { throw ConfigError("textWidth must be even (two heads in the text encoder), got \(resolvedTextWidth)") }
         }
     }
 
@@ -124,7 +149,7 @@ public struct ImageTrainingConfig: DiffusionTrainingSettings, Codable, Sendable,
         case "dit":
             if shape.size % patchSize != 0 { throw ConfigError("patchSize \(patchSize) does not divide the image size \(shape.size)") }
         default:
-            if shape.classCount < 2 { throw ConfigError("data set '\(data)' has \(shape.classCount) class; a classifier needs at least 2") }
+            if shape.classCount < 2 && !isAttributeClassifier { throw ConfigError("data set '\(data)' has \(shape.classCount) class; a classifier needs at least 2") }
         }
     }
 
@@ -142,7 +167,8 @@ public struct ImageTrainingConfig: DiffusionTrainingSettings, Codable, Sendable,
     public func unetConfig(_ shape: ImageDataShape) -> UNetConfig {
         UNetConfig(imageSize: shape.size, inChannels: shape.channels, outChannels: shape.channels, channels: channels,
                    channelMultipliers: channelMultipliers, resBlocksPerLevel: resBlocks, attentionResolutions: attentionResolutions,
-                   heads: resolvedHeads, dropout: Float(dropout), classCount: conditional ? shape.classCount : 0)
+                   heads: resolvedHeads, dropout: Float(dropout), classCount: conditional ? shape.classCount : 0,
+                   contextDim: isTextConditional ? resolvedTextWidth : nil)
     }
 
     public func ditConfig(_ shape: ImageDataShape) -> DiTConfig {
@@ -151,15 +177,18 @@ public struct ImageTrainingConfig: DiffusionTrainingSettings, Codable, Sendable,
     }
 
     public func classifierConfig(_ shape: ImageDataShape) -> ClassifierConfig {
-        ClassifierConfig(inChannels: shape.channels, classCount: shape.classCount, channels: channels, channelMultipliers: channelMultipliers,
-                         dropout: Float(dropout))
+        ClassifierConfig(inChannels: shape.channels, classCount: isAttributeClassifier ? ShapeAttributes.counts.reduce(0, +) : shape.classCount, channels: channels, channelMultipliers: channelMultipliers,
+                         dropout: Float(dropout), coordinates: isAttributeClassifier)
     }
 
     /// A freshly initialised diffusion model (parameters from `seed`) for data of this shape.
     public func makeModel(_ shape: ImageDataShape) throws(ConfigError) -> NetworkModel<ImageNetwork> {
         try validate(for: shape)
         guard !isClassifier else { throw ConfigError("model 'classifier' is not a diffusion model") }
-        let net = withParameterSeed(seed) { model == "dit" ? ImageNetwork(DiT(ditConfig(shape))) : ImageNetwork(UNet(unetConfig(shape))) }
+        let net = withParameterSeed(seed) {
+            model == "dit" ? ImageNetwork(DiT(ditConfig(shape)))
+                : isTextConditional ? ImageNetwork(TextToImageUNet(unet: unetConfig(shape), textLength: resolvedTextLength)) : ImageNetwork(UNet(unetConfig(shape)))
+        }
         do {
             return try NetworkModel(net, process: noiseProcess, output: resolvedPrediction, preconditioning: preconditioning(sigmaData: 0.5))
         } catch { throw ConfigError(error.description) }
