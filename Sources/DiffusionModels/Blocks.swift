@@ -104,3 +104,23 @@ public enum ClassConditioning {
         return labels
     }
 }
+
+/// Two input channels holding each pixel's x and y (CoordConv, Liu et al. 2018, arXiv 1807.03247): convolutions and
+/// attention are translation-equivariant, so without them a network can hardly tell, or choose, where things are.
+public enum CoordinateChannels {
+    /// [B, 2, H, W] for x [B, C, H, W]: x then y of each pixel centre, from −1 + 1/W to 1 − 1/W.
+    public static func planes(like x: Tensor) -> Tensor {
+        let (b, h, w) = (x.shape[0], x.shape[2], x.shape[3])
+        var planes = [Float](repeating: 0, count: 2 * h * w)
+        for i in 0..<h {
+            for j in 0..<w {
+                planes[i * w + j] = Float(2 * j + 1) / Float(w) - 1
+                planes[h * w + i * w + j] = Float(2 * i + 1) / Float(h) - 1
+            }
+        }
+        return Tensor(planes, shape: [1, 2, h, w]).expanded(to: [b, 2, h, w])
+    }
+
+    /// x with the two coordinate channels appended: [B, C + 2, H, W].
+    public static func appended(to x: Tensor) -> Tensor { Tensor.concat([x, planes(like: x)], axis: 1) }
+}

@@ -58,25 +58,12 @@ public final class Classifier: Module {
     public func features(_ x: Tensor, _ c: Tensor? = nil) -> Tensor {
         precondition(noiseEmbedding == nil || c != nil, "a noise-conditional classifier needs the noise values c [B]")
         let emb = noiseEmbedding.flatMap { e in c.map { e($0) } }
-        var h = inputConv(config.coordinates ? Tensor.concat([x, Self.coordinatePlanes(like: x)], axis: 1) : x)
+        var h = inputConv(config.coordinates ? CoordinateChannels.appended(to: x) : x)
         for (i, block) in blocks.enumerated() {
             h = block(h, emb)
             if i < downsamples.count { h = downsamples[i](h) }
         }
         return outputNorm(h).silu().mean(axes: [2, 3])
-    }
-
-    /// [B, 2, H, W]: x then y of each pixel centre, from −1 + 1/W to 1 − 1/W.
-    static func coordinatePlanes(like x: Tensor) -> Tensor {
-        let (b, h, w) = (x.shape[0], x.shape[2], x.shape[3])
-        var planes = [Float](repeating: 0, count: 2 * h * w)
-        for i in 0..<h {
-            for j in 0..<w {
-                planes[i * w + j] = Float(2 * j + 1) / Float(w) - 1
-                planes[h * w + i * w + j] = Float(2 * i + 1) / Float(h) - 1
-            }
-        }
-        return Tensor(planes, shape: [1, 2, h, w]).expanded(to: [b, 2, h, w])
     }
 
     /// Logits [B, classCount].

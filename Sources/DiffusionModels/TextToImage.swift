@@ -43,19 +43,23 @@ public final class TextEncoder: Module {
 
 /// A text-conditioned image denoiser (the conditioning of latent diffusion, Rombach et al. 2022, arXiv 2112.10752,
 /// §3.3, on pixels): the `TextEncoder` turns a caption into token features that every attention level of a `UNet`
-/// cross-attends to. Its "labels" are token ids [B, L] of `CaptionTokenizer.shapes`; `labels: nil` is the empty
+/// cross-attends to. The UNet also sees two coordinate channels (`CoordinateChannels`): convolutions and attention
+/// are translation-equivariant, and without them it cannot put a shape where the text says. Its "labels" are token ids [B, L] of `CaptionTokenizer.shapes`; `labels: nil` is the empty
 /// text (all padding), which caption dropout teaches as the unconditional model, so classifier-free guidance
 /// (Ho & Salimans 2022) runs unchanged: D(x; ∅) + w·(D(x; text) − D(x; ∅)).
 public final class TextToImageUNet: Module, NoiseConditionalNetwork {
     public let textEncoder: TextEncoder
     public let unet: UNet
 
-    /// `unet` must have `contextDim` = the encoder's width and no classes.
+    /// `unet` (for the images' channels) must have `contextDim` = the encoder's width and no classes; its input gets
+    /// the two coordinate channels more.
     public init(unet config: UNetConfig, textLength: Int, heads: Int = 2) {
         precondition(config.classCount == 0, "TextToImageUNet: the UNet is conditioned on text, not on classes")
         guard let width = config.contextDim else { preconditionFailure("TextToImageUNet: the UNet needs a contextDim") }
         textEncoder = TextEncoder(vocabulary: CaptionTokenizer.shapes.count, length: textLength, width: width, heads: heads)
-        unet = UNet(config)
+        var withCoordinates = config
+        withCoordinates.inChannels += 2
+        unet = UNet(withCoordinates)
         super.init()
     }
 
@@ -75,7 +79,7 @@ public final class TextToImageUNet: Module, NoiseConditionalNetwork {
     /// Output for images x [B, C, H, W], noise conditioning c [B] and token ids [B, L] (nil: the empty text).
     public func callAsFunction(_ x: Tensor, _ c: Tensor, labels: Tensor?) -> Tensor {
         let ids = labels ?? Self.emptyText(count: x.shape[0], length: textLength)
-        return unet(x, c, context: textEncoder(ids))
+        return unet(CoordinateChannels.appended(to: x), c, context: textEncoder(ids))
     }
 }
 

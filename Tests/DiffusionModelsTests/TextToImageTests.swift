@@ -128,7 +128,7 @@ struct TextToImageTests {
         #expect(targets.scalars == [5, 0, 1, 4] && AttributeClassification.offsets == [0, 6, 12, 14] && AttributeClassification.logitCount == 23)
         let loss = AttributeClassification.loss(logits: Tensor.zeros([1, 23]), targets: targets).item
         #expect(abs(Double(loss) - (2 * log(6.0) + log(2.0) + log(9.0))) < 1e-5)
-        let planes = Classifier.coordinatePlanes(like: Tensor.zeros([2, 3, 2, 4]))
+        let planes = CoordinateChannels.planes(like: Tensor.zeros([2, 3, 2, 4]))
         #expect(planes.shape == [2, 2, 2, 4])
         #expect(Array(planes.scalars[0..<16]) == [-0.75, -0.25, 0.25, 0.75, -0.75, -0.25, 0.25, 0.75, -0.5, -0.5, -0.5, -0.5, 0.5, 0.5, 0.5, 0.5])
     }
