@@ -84,6 +84,7 @@ public enum BookExperiments {
         + Chapter11.experiments
         + Chapter12.experiments
         + Chapter13.experiments
+        + Chapter13TextToImage.experiments
         + Chapter14.experiments
         + AppendixA.experiments
         + AppendixB.experiments
