@@ -105,6 +105,35 @@ extension ToyCommandRunTests {
         #expect(runCommand(["eval", "--checkpoint", ckpt, "--classifier", cls, "--count", "20", "--steps", "2", "--repeats", "2", "--json", "--guidance-scale", "3"]) == nil)
     }
 
+    @Test("sample --prompt: a text model draws for the prompt (English or Chinese); unknown words, over-long prompts and prompts for a model without text fail, writing nothing")
+    func samplePrompt() throws {
+        let dir = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var c = ImageTrainingConfig()
+        (c.data, c.model, c.steps, c.batchSize, c.warmupSteps, c.channels, c.channelMultipliers) = ("shapes", "unet", 2, 8, 1, 8, [1])
+        (c.text, c.textLength, c.textWidth, c.attentionResolutions) = (true, 12, 16, [8])
+        let trainer = try ImageTrainer(c, data: ShapesDataset(seed: 0, size: 8).batch(offset: 0, count: 16))
+        trainer.train()
+        let text = dir.appendingPathComponent("t.safetensors").path, plain = dir.appendingPathComponent("m.safetensors").path
+        try trainer.save(to: URL(fileURLWithPath: text))
+        #expect(runCommand(["train", "--output", plain] + (try tinyImageArgs(dir, steps: 1))) == nil)
+        let png = dir.appendingPathComponent("p.png").path
+        let common = ["sample", "--count", "4", "--steps", "3", "--sampler", "ddim", "--out", png]
+        for (args, needle) in [
+            (["--checkpoint", text, "--prompt", "a blue squirrel"], "unknown word 'squirrel'"),
+            (["--checkpoint", text, "--prompt", "红色的大圆形，位于左上，蓝色的"], "the prompt has 13 tokens; the model reads at most 12"),
+            (["--checkpoint", text, "--label", "2"], "give a prompt, not a label"),
+            (["--checkpoint", plain, "--prompt", "a red circle"], "a prompt needs a text-conditioned model"),
+        ] {
+            let e = try #require(runCommand(common + args), "\(args)")
+            #expect(DiffusionCommand.message(for: e).contains(needle), "\(args): \(DiffusionCommand.message(for: e))")
+            #expect(!FileManager.default.fileExists(atPath: png))
+        }
+        #expect(runCommand(common + ["--checkpoint", text, "--prompt", "蓝色的大正方形，位于右下", "--guidance", "3"]) == nil)
+        #expect(try PNG.read(URL(fileURLWithPath: png), channels: 3).width == 4 * (2 * 9 + 1))
+        #expect(runCommand(common + ["--checkpoint", text, "--prompt", "a large blue square, bottom right", "--prompt", "红色的圆形"]) == nil)
+    }
+
     @Test("image Ctrl-C: a valid checkpoint of the steps done, exit 130; --resume finishes bit-identically")
     func imageInterrupt() throws {
         let dir = try temporaryFolder()

@@ -8,8 +8,9 @@ import TestSupport
 /// The generation API without HTTP: a folder with a toy and an image checkpoint, requests in, bytes out.
 @Suite("Generation API: models listed, samples reproducible, every bad request named")
 struct GenerationServiceTests {
-    /// A folder holding `toy` (8gaussians, briefly trained), `img` (a tiny class-conditional UNet on 8×8 digits), `clf`
-    /// (a classifier, which the API must not offer) and `broken` (not a checkpoint).
+    /// A folder holding `toy` (8gaussians, briefly trained), `img` (a tiny class-conditional UNet on 8×8 digits), `txt`
+    /// (a tiny text-conditioned UNet on 8×8 shapes), `clf` (a classifier, which the API must not offer) and `broken`
+    /// (not a checkpoint).
     static let folder: URL = {
         let dir = TemporaryFolder.make("generation-api")
         var toy = TrainingConfig()
@@ -26,6 +27,9 @@ struct GenerationServiceTests {
             trainer.train()
             try! trainer.save(to: dir.appendingPathComponent(name + ".safetensors"))
         }
+        let text = try! ImageTrainer(tinyTextConfig(steps: 2), data: shapes8(32))
+        text.train()
+        try! text.save(to: dir.appendingPathComponent("txt.safetensors"))
         try! Data("not a checkpoint".utf8).write(to: dir.appendingPathComponent("broken.safetensors"))
         return dir
     }()
@@ -42,10 +46,11 @@ struct GenerationServiceTests {
         let r = GenerationService(folder: Self.folder).handle(method: "GET", path: "/api/models", body: Data())
         #expect(r.status == 200 && r.contentType == "application/json")
         let models = try JSONDecoder().decode([GenerationService.ModelInfo].self, from: r.body)
-        #expect(models.map(\.name) == ["img", "toy"])
+        #expect(models.map(\.name) == ["img", "toy", "txt"])
         let img = try #require(models.first)
-        #expect(img.kind == "image" && img.conditional && img.classes.count == 10 && img.shape == [1, 8, 8])
-        #expect(models[1].kind == "toy" && !models[1].conditional && models[1].shape == [2])
+        #expect(img.kind == "image" && img.conditional && !img.prompt && img.classes.count == 10 && img.shape == [1, 8, 8])
+        #expect(models[1].kind == "toy" && !models[1].conditional && !models[1].prompt && models[1].shape == [2])
+        #expect(models[2].kind == "image" && !models[2].conditional && models[2].prompt && models[2].classes.isEmpty && models[2].shape == [3, 8, 8])
     }
 
     @Test func toySamplesAreReproducibleInEveryFormat() throws {
@@ -73,8 +78,25 @@ struct GenerationServiceTests {
         #expect(npy.scalars == again.scalars)
     }
 
+    @Test("a text model samples for its prompt, reproducibly; the prompt changes the samples")
+    func textModelTakesAPrompt() throws {
+        let request = #"{"model": "txt", "count": 2, "steps": 3, "prompt": "蓝色的大正方形，位于右下", "guidanceScale": 3, "format": "npy"}"#
+        let a = post(request)
+        #expect(a.status == 200, "\(errorMessage(a))")
+        let samples = try NPY.decode(a.body)
+        #expect(samples.shape == [2, 3, 8, 8] && post(request).body == a.body)
+        let other = try NPY.decode(post(#"{"model": "txt", "count": 2, "steps": 3, "prompt": "a small red circle, top left", "guidanceScale": 3, "format": "npy"}"#).body)
+        #expect(other.scalars != samples.scalars)
+    }
+
     @Test("bad requests get a 4xx naming the problem", arguments: [
-        (#"{"model": "nope"}"#, 404, "unknown model 'nope'; the models are: img, toy"),
+        (#"{"model": "nope"}"#, 404, "unknown model 'nope'; the models are: img, toy, txt"),
+        (#"{"model": "img", "prompt": "a red circle"}"#, 400, "'prompt' needs a text-conditioned model; 'img' takes no text"),
+        (#"{"model": "toy", "prompt": "a red circle"}"#, 400, "'prompt' needs a text-conditioned model; 'toy' takes no text"),
+        (#"{"model": "txt", "prompt": "a red dragon"}"#, 400, "unknown word 'dragon'"),
+        (#"{"model": "txt", "prompt": "红色的大圆形，位于左上，红色的大圆形"}"#, 400, "the prompt has 16 tokens; the model reads at most 12"),
+        (#"{"model": "txt", "prompt": 3}"#, 400, "'prompt' must be a string"),
+        (#"{"model": "txt", "label": 1}"#, 400, "give a prompt, not a label"),
         (#"{"model": "toy", "guidance_scale": 3}"#, 400, "unknown field 'guidance_scale'"),
         (#"{"count": 3}"#, 400, "missing 'model'"),
         (#"{"model": "toy", "count": 0}"#, 400, "'count' must be in 1…20000"),
