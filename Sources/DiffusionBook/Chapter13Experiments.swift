@@ -7,7 +7,7 @@ import Foundation
 /// Chapter 13 (applications): editing, inversion, inpainting, LoRA, quantisation and score distillation on
 /// low-dimensional Gaussian mixtures, whose densities, denoisers and conditionals are exact.
 public enum Chapter13 {
-    public static let experiments: [BookExperiment] = [sdedit, inversion, inpaint, lora, quant, sds]
+    public static let experiments: [BookExperiment] = [sdedit, inversion, inpaint, srGauss, srDigits, lora, controlNet, quant, sds]
 
     static func points(_ t: Tensor) -> [Point] { Chapter9.points(t) }
     static func rms(_ a: Tensor, _ b: Tensor) -> Double { Chapter8.rms(a, b) }
@@ -315,16 +315,21 @@ extension Chapter13 {
     }
 
     /// AdamW on EDM's loss with fresh data every step (batch b, constant rate, clip 1); returns the last 50 steps' mean loss.
+    /// `before(k, components)` runs before step k with the mixture component of every sample (e.g. to set a control);
+    /// `after(k, loss)` after it.
     @discardableResult
-    static func train<Net: NoiseConditionalNetwork>(_ m: NetworkModel<Net>, on data: GaussianMixture, steps: Int, batch: Int, lr: Double, seed: UInt64) -> Double {
+    static func train<Net: NoiseConditionalNetwork>(_ m: NetworkModel<Net>, on data: GaussianMixture, steps: Int, batch: Int, lr: Double, seed: UInt64,
+                                                    before: (Int, [Int]) -> Void = { _, _ in }, after: (Int, Double) -> Void = { _, _ in }) -> Double {
         let opt = AdamW(m.network.trainableParameters(), lr: lr, weightDecay: 0)
         let loss = EDMLoss(sigmaData: 1)
         var recent: [Double] = []
         for k in 0..<steps {
-            let x0 = data.sample(batch, seed: seed, stream: UInt64(k) << 8)
+            let (x0, components) = data.sampleWithComponents(batch, seed: seed, stream: UInt64(k) << 8)
+            before(k, components)
             var rng = RandomGenerator(seed: seed &+ 1, stream: UInt64(k) << 8)
             let l = loss(m, x0, labels: nil, rng: &rng).mean()
             applyUpdate(l, optimizer: opt, learningRate: lr, gradClip: 1, ema: nil)
+            after(k, Double(l.item))
             if k >= steps - 50 { recent.append(Double(l.item)) }
         }
         return recent.reduce(0, +) / Double(max(recent.count, 1))

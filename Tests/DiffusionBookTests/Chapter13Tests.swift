@@ -153,6 +153,6 @@ struct Chapter13Tests: ExperimentChecks {
     @Test func renderedChapterPageIsCompleteAndTheRealBookChecksClean() throws {
         try Self.style.checkPage()
         let page = Fixtures.page(try Fixtures.real(), "ch13.html")
-        #expect(SiteChecker.sections(page, open: "<figure class=\"figure\"", close: "</figure>").count == 6)
+        #expect(SiteChecker.sections(page, open: "<figure class=\"figure\"", close: "</figure>").count == 9)
     }
 }
