@@ -382,8 +382,8 @@ struct Chapter9Tests: ExperimentChecks {
 
     // MARK: Structure of the source and the rendered page
 
-    static let style = ChapterStyle(number: "9", file: "ch09-guidance.md", experiments: Chapter9.experiments,
-                                    programmingNames: ["ScheduledGuidance", "ClassifierFreeGuidance", "Sampling."])
+    static let style = ChapterStyle(number: "9", file: "ch09-guidance.md", experiments: Chapter9.experiments, lab: "L9",
+                                    programmingNames: ["L9", "ScheduledGuidance", "ClassifierFreeGuidance", "Sampling."])
 
     @Test func chapterHasTheStructureTheStyleGuideAsksFor() throws { try Self.style.checkSource() }
 
