@@ -67,6 +67,15 @@ public enum Chapter13TextToImage {
         for (tag, scale) in [("w0", 0.0), ("w1", 1.0), ("w3", 3.0)] {
             let images = try sample(model, prompts: prompts, guidance: scale, steps: steps, seed: seed)
             for (name, a) in AttributeClassification.accuracy(judge, images: images, attributes: truth) { numbers["\(tag)_\(name)"] = a }
+            // Kind is the hard attribute: its accuracy for small and for large shapes apart.
+            for size in ShapeSize.allCases {
+                let rows = truth.indices.filter { truth[$0].size == size }
+                guard !rows.isEmpty else { continue }
+                let subset = images.indexSelect(axis: 0, indices: rows)
+                let kinds = rows.map { ShapeAttributes(kind: truth[$0].kind) }
+                numbers["\(tag)_kind_\(size.english)"] = AttributeClassification.accuracy(judge, images: subset, attributes: kinds)["kind"]
+                numbers["\(tag)_count_\(size.english)"] = Double(rows.count)
+            }
         }
         // The grid: each prompt repeated `columns` times; each row's accuracy on the attributes it states.
         let repeated = gridPrompts.flatMap { [String](repeating: $0, count: columns) }
