@@ -77,6 +77,10 @@ public enum Chapter13TextToImage {
                 numbers["\(tag)_count_\(size.english)"] = Double(rows.count)
             }
         }
+        // How many binomial standard deviations of guessing the w = 3 accuracies lie above it (exercise ex:app-t2i-chance).
+        for (name, chance) in AttributeClassification.chance {
+            numbers["z_\(name)"] = (numbers["w3_\(name)"]! - chance) / (chance * (1 - chance) / Double(n)).squareRoot()
+        }
         // The grid: each prompt repeated `columns` times; each row's accuracy on the attributes it states.
         let repeated = gridPrompts.flatMap { [String](repeating: $0, count: columns) }
         let grid = try sample(model, prompts: repeated, guidance: w, steps: steps, seed: seed &+ 1)
