@@ -79,7 +79,8 @@ public enum Chapter13TextToImage {
         }
         // How many binomial standard deviations of guessing the w = 3 accuracies lie above it (exercise ex:app-t2i-chance).
         for (name, chance) in AttributeClassification.chance {
-            numbers["z_\(name)"] = (numbers["w3_\(name)"]! - chance) / (chance * (1 - chance) / Double(n)).squareRoot()
+            numbers["sd_\(name)"] = (chance * (1 - chance) / Double(n)).squareRoot()
+            numbers["z_\(name)"] = (numbers["w3_\(name)"]! - chance) / numbers["sd_\(name)"]!
         }
         // The grid: each prompt repeated `columns` times; each row's accuracy on the attributes it states.
         let repeated = gridPrompts.flatMap { [String](repeating: $0, count: columns) }
