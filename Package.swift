@@ -10,7 +10,7 @@ let kernelFlags: [CSetting] = [.unsafeFlags(["-O3", "-fno-math-errno", "-ffp-con
 
 /// The labs (labs/<folder>/{lab.json, Sources, Tests}, shared files in labs/Support; see docs/LABS.md). The reference
 /// solutions compile as one module named `Lab`, like a learner's package, so the graded tests are shared verbatim.
-let labFolders = ["Support", "L1-forward-process", "L3-ddpm", "L4-score-matching", "L5-sde", "L6-flow-matching", "L8-fast-samplers", "L9-guidance", "L12-masked-diffusion"]
+let labFolders = ["Support", "L1-forward-process", "L3-ddpm", "L4-score-matching", "L5-sde", "L6-flow-matching", "L8-fast-samplers", "L9-guidance", "L12-masked-diffusion", "L14-consistency"]
 func labPaths(_ part: String) -> [String] { labFolders.map { "\($0)/\(part)" } }
 let labMetadata = labFolders.dropFirst().map { "\($0)/lab.json" }
 

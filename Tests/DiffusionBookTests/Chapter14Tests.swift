@@ -143,8 +143,8 @@ struct Chapter14Tests: ExperimentChecks {
 
     // MARK: Structure of the source and the rendered page
 
-    static let style = ChapterStyle(number: "14", file: "ch14-frontier.md", experiments: Chapter14.experiments,
-                                    programmingNames: ["ConsistencyTrainer", "ProgressiveDistillationTrainer", "Sampling.consistency"])
+    static let style = ChapterStyle(number: "14", file: "ch14-frontier.md", experiments: Chapter14.experiments, lab: "L14",
+                                    programmingNames: ["L14", "ConsistencyTrainer", "ProgressiveDistillationTrainer", "Sampling.consistency"])
 
     @Test func chapterHasTheStructureTheStyleGuideAsksFor() throws { try Self.style.checkSource() }
 
