@@ -10,7 +10,7 @@ let kernelFlags: [CSetting] = [.unsafeFlags(["-O3", "-fno-math-errno", "-ffp-con
 
 /// The labs (labs/<folder>/{lab.json, Sources, Tests}, shared files in labs/Support; see docs/LABS.md). The reference
 /// solutions compile as one module named `Lab`, like a learner's package, so the graded tests are shared verbatim.
-let labFolders = ["Support", "L1-forward-process", "L3-ddpm", "L4-score-matching", "L5-sde", "L6-flow-matching", "L8-fast-samplers", "L9-guidance", "L12-masked-diffusion", "L14-consistency"]
+let labFolders = ["Support", "L1-forward-process", "L3-ddpm", "L4-score-matching", "L5-sde", "L6-flow-matching", "L7-dit-blocks", "L8-fast-samplers", "L9-guidance", "L12-masked-diffusion", "L14-consistency"]
 func labPaths(_ part: String) -> [String] { labFolders.map { "\($0)/\(part)" } }
 let labMetadata = labFolders.dropFirst().map { "\($0)/lab.json" }
 
@@ -61,7 +61,7 @@ let package = Package(
         .testTarget(name: "DiffusionCommandsTests", dependencies: ["DiffusionCommands", "TestSupport"]),
         .testTarget(name: "DiffusionPlotTests", dependencies: ["DiffusionPlot"]),
         .testTarget(name: "DiffusionLabsTests", dependencies: ["DiffusionLabs", "TestSupport"]),
-        .testTarget(name: "LabTests", dependencies: ["Lab", "DiffusionEngine", "DiffusionLayers", "Diffusion"], path: "labs",
+        .testTarget(name: "LabTests", dependencies: ["Lab", "DiffusionEngine", "DiffusionLayers", "Diffusion", "DiffusionModels"], path: "labs",
                     exclude: labPaths("Sources") + labMetadata, sources: labPaths("Tests")),
         .testTarget(name: "DiffusionBookTests", dependencies: ["DiffusionBook", "Diffusion", "DiffusionServer", "TestSupport"], exclude: ["Fixtures"]),
     ]

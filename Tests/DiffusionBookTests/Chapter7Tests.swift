@@ -174,8 +174,8 @@ struct Chapter7Tests: ExperimentChecks {
 
     // MARK: Structure and page
 
-    static let style = ChapterStyle(number: "7", file: "ch07-dit.md", experiments: Chapter7.experiments,
-                                    programmingNames: ["DiTConfig", "ImageTrainer", "DiTVariant"])
+    static let style = ChapterStyle(number: "7", file: "ch07-dit.md", experiments: Chapter7.experiments, lab: "L7",
+                                    programmingNames: ["L7", "DiTConfig", "ImageTrainer", "DiTVariant"])
 
     @Test func chapterHasTheStructureTheStyleGuideAsksFor() throws { try Self.style.checkSource() }
 

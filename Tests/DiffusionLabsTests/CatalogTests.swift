@@ -6,8 +6,8 @@ import Testing
 struct CatalogTests {
     @Test func labsLoad() throws {
         let catalog = try repositoryCatalog()
-        #expect(catalog.labs.map(\.id) == ["L1", "L3", "L4", "L5", "L6", "L8", "L9", "L12", "L14"])
-        #expect(catalog.labs.map(\.chapter) == ["1", "3", "4", "5", "6", "8", "9", "12", "14"])
+        #expect(catalog.labs.map(\.id) == ["L1", "L3", "L4", "L5", "L6", "L7", "L8", "L9", "L12", "L14"])
+        #expect(catalog.labs.map(\.chapter) == ["1", "3", "4", "5", "6", "7", "8", "9", "12", "14"])
         for lab in catalog.labs {
             #expect(!lab.exercises.isEmpty && !lab.title.isEmpty && !lab.summary.isEmpty, "\(lab.id)")
             #expect(Set(lab.exercises).count == lab.exercises.count, "\(lab.id): exercise names repeat")
