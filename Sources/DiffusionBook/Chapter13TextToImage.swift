@@ -41,7 +41,8 @@ public enum Chapter13TextToImage {
     static let t2i = BookExperiment(
         name: "ch13-t2i",
         summary: "The committed text-to-image UNet (pretrained/unet-t2i-shapes) sampled with DPM-Solver++(2M) for five prompts (two full captions, two that leave attributes out, the empty text) at guidance w; per-attribute accuracy (kind, colour, size, position; judged by pretrained/classifier-shapes) of samples drawn for n held-out captions at w = 0, 1 and 3, with the chance levels.",
-        defaults: ["n": "96", "columns": "8", "steps": "10", "w": "3", "seed": "0"]
+        defaults: ["n": "96", "columns": "8", "steps": "10", "w": "3", "seed": "0"],
+        revision: 2
     ) { p in
         let n = try p.int("n", in: 8...2000), columns = try p.int("columns", in: 1...32), steps = try p.int("steps", in: 2...200)
         let w = try p.double("w"), seed = UInt64(try p.int("seed", in: 0...1_000_000))
@@ -50,7 +51,7 @@ public enum Chapter13TextToImage {
             model = try PretrainedModels.load("unet-t2i-shapes")
             judge = try PretrainedModels.load("classifier-shapes").classifier!
         } catch { throw ExperimentError("\(error)") }
-        var numbers: [String: Double] = ["n": Double(n), "steps": Double(steps), "w": w, "vocabulary": Double(CaptionTokenizer.shapes.count)]
+        var numbers: [String: Double] = ["n": Double(n), "columns": Double(columns), "steps": Double(steps), "w": w, "vocabulary": Double(CaptionTokenizer.shapes.count)]
         // What training recorded beside the two models.
         do {
             let r = try PretrainedModels.record("unet-t2i-shapes"), judgeRecord = try PretrainedModels.record("classifier-shapes")

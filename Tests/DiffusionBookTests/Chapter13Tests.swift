@@ -143,9 +143,43 @@ struct Chapter13Tests: ExperimentChecks {
         #expect(out.shape == [50, 2] && out.scalars.allSatisfy(\.isFinite))
     }
 
+    // MARK: §13.9 — text to image: the committed model, the table's claims, the exercises' numbers
+
+    @Test func textToImageAnswersAndClaims() throws {
+        let n = try Self.run("ch13-t2i")
+        let count = try #require(n["n"])
+        var z: [String: Double] = [:]
+        for (name, k) in [("kind", 6.0), ("colour", 6), ("size", 2), ("position", 9)] {
+            let chance = 1 / k, sd = (chance * (1 - chance) / count).squareRoot()
+            let (w0, w1, w3) = (try #require(n["w0_\(name)"]), try #require(n["w1_\(name)"]), try #require(n["w3_\(name)"]))
+            #expect(Self.close(n["chance_\(name)"], chance) && Self.close(n["sd_\(name)"], sd, rel: 1e-12))
+            z[name] = (w3 - chance) / sd
+            #expect(Self.close(n["z_\(name)"], z[name]!, rel: 1e-9), "\(name)")
+            // ex:app-t2i-empty: at w = 0 the number right is Binomial(n, 1/K); 4 standard deviations.
+            #expect(Swift.abs(w0 - chance) <= 4 * sd, "\(name): \(w0) at w = 0, chance \(chance)")
+            if name == "position" {
+                // The text: position failed — at chance for every w.
+                #expect([w0, w1, w3].allSatisfy { Swift.abs($0 - chance) <= 4 * sd }, "position: \(w0), \(w1), \(w3)")
+            } else {
+                // The text: w = 1 and w = 3 far above chance (at least halfway to perfect at w = 3).
+                #expect(w1 > chance + 4 * sd && w3 >= chance + (1 - chance) / 2, "\(name): w = 1 \(w1), w = 3 \(w3)")
+            }
+        }
+        // ex:app-t2i-chance: position has the least margin, within guessing's noise; of the rest size, though its
+        // accuracy is the highest of the three.
+        #expect(z.min { $0.value < $1.value }?.key == "position" && Swift.abs(z["position"]!) <= 4, "\(z)")
+        #expect(z["size"]! < z["kind"]! && z["size"]! < z["colour"]! && n["w3_size"]! >= n["w3_kind"]!, "\(z)")
+        #expect(["colour", "size"].allSatisfy { n["w3_kind"]! <= n["w3_\($0)"]! })
+        #expect(n["w3_kind_small"]! < n["w3_kind_large"]!)
+        #expect(n["w3_count_small"]! + n["w3_count_large"]! == count)
+        // The grid's first row (a full caption) and fourth (colour and kind only).
+        for key in ["row0_kind", "row0_colour", "row0_size", "row0_position", "row3_colour", "row3_kind"] { #expect(n[key] != nil, "\(key)") }
+        #expect(n["row3_size"] == nil && n["row3_position"] == nil, "a prompt that does not state an attribute is not scored on it")
+    }
+
     // MARK: Structure of the source and the rendered page
 
-    static let style = ChapterStyle(number: "13", file: "ch13-applications.md", experiments: Chapter13.experiments,
+    static let style = ChapterStyle(number: "13", file: "ch13-applications.md", experiments: Chapter13.experiments + Chapter13TextToImage.experiments,
                                     programmingNames: ["Editing.", "ScoreDistillation", "ControlledToyMLP", "LoRAToyMLP", "Sampling."])
 
     @Test func chapterHasTheStructureTheStyleGuideAsksFor() throws { try Self.style.checkSource() }
@@ -153,6 +187,6 @@ struct Chapter13Tests: ExperimentChecks {
     @Test func renderedChapterPageIsCompleteAndTheRealBookChecksClean() throws {
         try Self.style.checkPage()
         let page = Fixtures.page(try Fixtures.real(), "ch13.html")
-        #expect(SiteChecker.sections(page, open: "<figure class=\"figure\"", close: "</figure>").count == 9)
+        #expect(SiteChecker.sections(page, open: "<figure class=\"figure\"", close: "</figure>").count == 10)
     }
 }
