@@ -28,6 +28,15 @@ struct PretrainedTests {
         return (check, try check.measure(model, config: loaded.config, shape: loaded.shape, classifier: judge, real: real))
     }
 
+    /// Adds noise of half each parameter's RMS to every weight (seeded).
+    static func perturb(_ model: NetworkModel<ImageNetwork>) {
+        var g = RandomGenerator(seed: 5)
+        for p in model.network.parameters() {
+            let rms = (p.value * p.value).mean().item.squareRoot()
+            p.value = p.value + g.normal(p.shape, std: Swift.max(rms, 1e-3) * 0.5)
+        }
+    }
+
     @Test("every entry has its config, EMA-only weights and a complete record meeting its bounds; all weights ≤ 20 MB")
     func filesAreComplete() throws {
         let manifest = try Self.manifest()
@@ -96,11 +105,7 @@ struct PretrainedTests {
         let (check, q) = try Self.check("unet-t2i-shapes", model: untrained)
         #expect(!check.failures(q).isEmpty, "an untrained model passed: \(q.attributeAccuracy ?? [:])")
         let model = try #require(try Self.checkpoint("unet-t2i-shapes").model)
-        var g = RandomGenerator(seed: 5)
-        for p in model.network.parameters() {
-            let rms = (p.value * p.value).mean().item.squareRoot()
-            p.value = p.value + g.normal(p.shape, std: Swift.max(rms, 1e-3) * 0.5)
-        }
+        Self.perturb(model)
         let (_, perturbed) = try Self.check("unet-t2i-shapes", model: model)
         #expect(!check.failures(perturbed).isEmpty, "a perturbed model passed: \(perturbed.attributeAccuracy ?? [:])")
     }
@@ -137,11 +142,7 @@ struct PretrainedTests {
     @Test("the check fails the class-conditional UNet with perturbed weights")
     func perturbedFails() throws {
         let model = try #require(try Self.checkpoint("unet-cfg-digits").model)
-        var g = RandomGenerator(seed: 5)
-        for p in model.network.parameters() {
-            let rms = (p.value * p.value).mean().item.squareRoot()
-            p.value = p.value + g.normal(p.shape, std: Swift.max(rms, 1e-3) * 0.5)
-        }
+        Self.perturb(model)
         let (check, q) = try Self.check("unet-cfg-digits", model: model)
         #expect(!check.failures(q).isEmpty, "a perturbed UNet passed: ratio \(q.ratio), accuracy \(q.accuracy ?? .nan)")
     }
