@@ -30,7 +30,7 @@ bench: build
 
 ## pretrained: retrain the committed image models of pretrained/manifest.json from their configs and seeds, measure them,
 ## and replace pretrained/<name>.safetensors (EMA weights) and pretrained/<name>.json (time, metrics) of each that meets
-## its bounds (exit 1 otherwise). About 30 minutes on 2 cores (32 min measured while sharing them).
+## its bounds (exit 1 otherwise). About 40 minutes on 2 cores (the digits models took 32 min while sharing them; the text-to-image UNet adds 7.5 min of CPU).
 pretrained: build
 	$(BIN) pretrained --folder pretrained --threads 2
 
