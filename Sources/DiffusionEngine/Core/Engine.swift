@@ -26,6 +26,7 @@ public enum Engine {
         Engine.threads = threads
     }
 
-    /// Version of the library (also printed by `diffusion --version`).
-    public static let version = "0.1.0"
+    /// Version of the library (also printed by `diffusion --version`). The book's experiment cache keys include it:
+    /// raise it when a change alters results or figures (0.2.0: ten labs, text-to-image, legend placement).
+    public static let version = "0.2.0"
 }
