@@ -68,7 +68,7 @@ public struct GaussianVideo: Denoiser, Sendable, Hashable {
         var M = Σ
         for j in 0..<f { for k in 0..<f { M[j][k] *= levels[j].alpha * levels[k].alpha } ; M[j][j] += levels[j].sigma * levels[j].sigma }
         let rhs = (0..<f).map { j in (0..<f).map { k in levels[j].alpha * Σ[j][k] } }
-        let Wt = Self.choleskySolve(M, rhs)
+        let Wt = DenseMatrix.choleskySolve(M, rhs, owner: "GaussianVideo")
         return (0..<f).map { j in (0..<f).map { k in Wt[k][j] } }
     }
 
@@ -118,38 +118,6 @@ public struct GaussianVideo: Denoiser, Sendable, Hashable {
             }
         }
         return Tensor(out, shape: x.shape)
-    }
-
-    /// X = M⁻¹·B for a symmetric positive definite M (Cholesky M = LLᵀ, then two triangular solves per column of B).
-    static func choleskySolve(_ M: [[Double]], _ B: [[Double]]) -> [[Double]] {
-        let n = M.count
-        var L = Array(repeating: Array(repeating: 0.0, count: n), count: n)
-        for j in 0..<n {
-            var s = M[j][j]
-            for k in 0..<j { s -= L[j][k] * L[j][k] }
-            precondition(s > 0, "GaussianVideo: the covariance of x is singular (a frame with α = 0 and σ = 0?)")
-            L[j][j] = s.squareRoot()
-            for i in (j + 1)..<Swift.max(n, j + 1) {
-                var t = M[i][j]
-                for k in 0..<j { t -= L[i][k] * L[j][k] }
-                L[i][j] = t / L[j][j]
-            }
-        }
-        let m = B[0].count
-        var X = B
-        for c in 0..<m {
-            for i in 0..<n {          // L·y = b
-                var t = X[i][c]
-                for k in 0..<i { t -= L[i][k] * X[k][c] }
-                X[i][c] = t / L[i][i]
-            }
-            for i in stride(from: n - 1, through: 0, by: -1) {      // Lᵀ·x = y
-                var t = X[i][c]
-                for k in (i + 1)..<Swift.max(n, i + 1) { t -= L[k][i] * X[k][c] }
-                X[i][c] = t / L[i][i]
-            }
-        }
-        return X
     }
 }
 

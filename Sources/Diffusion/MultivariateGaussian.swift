@@ -32,8 +32,8 @@ public struct MultivariateGaussian: Denoiser, Sendable {
         precondition(s > 0, "MultivariateGaussian.gain needs σ/α > 0")
         var M = covariance
         for i in 0..<dimension { M[i][i] += s * s }
-        let Kt = GaussianVideo.choleskySolve(M, covariance)       // M⁻¹Σ = Kᵀ (both symmetric)
-        return Self.transpose(Kt)
+        let Kt = DenseMatrix.choleskySolve(M, covariance, owner: "MultivariateGaussian")       // M⁻¹Σ = Kᵀ (both symmetric)
+        return DenseMatrix.transpose(Kt)
     }
 
     public func denoise(_ x: Tensor, at level: NoiseLevel) -> Tensor {
@@ -45,14 +45,14 @@ public struct MultivariateGaussian: Denoiser, Sendable {
         if s == 0 { return rows.reshaped(x.shape) }
         let K = gain(s)
         let m = Tensor(mean.map(Float.init))
-        let Kt = Tensor(Self.transpose(K).flatMap { $0.map(Float.init) }, shape: [d, d])
+        let Kt = Tensor(DenseMatrix.transpose(K).flatMap { $0.map(Float.init) }, shape: [d, d])
         return ((rows - m).matmul(Kt) + m).reshaped(x.shape)
     }
 
     /// The gain G = ΣAᵀ(AΣAᵀ + τ²I)⁻¹ (d×k) of the linear observation y = A·x₀ + τ·η: the posterior mean is
     /// μ + G(y − Aμ), affine in y.
     public func observationGain(_ A: [[Double]], noiseStd τ: Double = 0) -> [[Double]] {
-        Self.transpose(gainTransposed(A, noiseStd: τ).Gt)
+        DenseMatrix.transpose(gainTransposed(A, noiseStd: τ).Gt)
     }
 
     /// Gᵀ = (AΣAᵀ + τ²I)⁻¹AΣ (k×d) and AΣ.
@@ -60,10 +60,10 @@ public struct MultivariateGaussian: Denoiser, Sendable {
         let (d, k) = (dimension, A.count)
         precondition(k >= 1 && A.allSatisfy { $0.count == d }, "MultivariateGaussian: an observation matrix needs rows of \(d) values")
         precondition(τ >= 0, "the observation noise must be non-negative")
-        let AΣ = Self.product(A, covariance)                                      // k×d
-        var S = Self.product(AΣ, Self.transpose(A))                               // AΣAᵀ + τ²I, k×k
+        let AΣ = DenseMatrix.product(A, covariance)                                      // k×d
+        var S = DenseMatrix.product(AΣ, DenseMatrix.transpose(A))                               // AΣAᵀ + τ²I, k×k
         for i in 0..<k { S[i][i] += τ * τ }
-        return (GaussianVideo.choleskySolve(S, AΣ), AΣ)
+        return (DenseMatrix.choleskySolve(S, AΣ, owner: "MultivariateGaussian"), AΣ)
     }
 
     /// The posterior p(x₀ | y) for y = A·x₀ + τ·η (A is k×d, y has k values).
@@ -83,41 +83,10 @@ public struct MultivariateGaussian: Denoiser, Sendable {
     /// normal from (seed, stream): sample j depends only on them and j.
     public func sample(_ n: Int, seed: UInt64, stream: UInt64 = 0x6A55) -> Tensor {
         let d = dimension
-        let L = Self.semidefiniteCholesky(covariance)
+        let L = DenseMatrix.cholesky(covariance, semidefinite: true, owner: "MultivariateGaussian")
         let z = Tensor.randomNormal([n, d], seed: seed, stream: stream)
-        let Lt = Tensor(Self.transpose(L).flatMap { $0.map(Float.init) }, shape: [d, d])
+        let Lt = Tensor(DenseMatrix.transpose(L).flatMap { $0.map(Float.init) }, shape: [d, d])
         return z.matmul(Lt) + Tensor(mean.map(Float.init))
-    }
-
-    /// L lower triangular with LLᵀ = M for a symmetric positive semidefinite M: a pivot below 1e-10·max diag(M)
-    /// (zero up to rounding) gives a zero column.
-    static func semidefiniteCholesky(_ M: [[Double]]) -> [[Double]] {
-        let n = M.count
-        let tol = 1e-10 * Swift.max(M.indices.map { M[$0][$0] }.max() ?? 0, Double.leastNormalMagnitude)
-        var L = Array(repeating: Array(repeating: 0.0, count: n), count: n)
-        for j in 0..<n {
-            var s = M[j][j]
-            for k in 0..<j { s -= L[j][k] * L[j][k] }
-            precondition(s > -1e-6 * Swift.max(1, M[j][j]), "MultivariateGaussian: the covariance is not positive semidefinite")
-            guard s > tol else { continue }
-            L[j][j] = s.squareRoot()
-            for i in (j + 1)..<Swift.max(n, j + 1) {
-                var t = M[i][j]
-                for k in 0..<j { t -= L[i][k] * L[j][k] }
-                L[i][j] = t / L[j][j]
-            }
-        }
-        return L
-    }
-
-    static func transpose(_ M: [[Double]]) -> [[Double]] {
-        guard let c = M.first?.count else { return [] }
-        return (0..<c).map { j in M.map { $0[j] } }
-    }
-
-    static func product(_ A: [[Double]], _ B: [[Double]]) -> [[Double]] {
-        let (m, k, n) = (A.count, B.count, B.first?.count ?? 0)
-        return (0..<m).map { i in (0..<n).map { j in (0..<k).reduce(0.0) { $0 + A[i][$1] * B[$1][j] } } }
     }
 }
 

@@ -103,7 +103,7 @@ struct MultivariateGaussianTests {
         let x = Tensor.randomNormal([3, 2, 4, 6], seed: 2)
         let A = BlockAverage.matrix(channels: 2, height: 4, width: 6, factor: 2)
         #expect(A.count == 12 && A[0].count == 48)
-        let At = Tensor(MultivariateGaussian.transpose(A).flatMap { $0.map(Float.init) }, shape: [48, 12])
+        let At = Tensor(DenseMatrix.transpose(A).flatMap { $0.map(Float.init) }, shape: [48, 12])
         let viaMatrix = x.reshaped([3, 48]).matmul(At).scalars, viaPool = x.avgPool2d(kernel: 2).scalars
         #expect(zip(viaMatrix, viaPool).allSatisfy { Swift.abs($0 - $1) < 1e-6 })
     }
